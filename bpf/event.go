@@ -1,0 +1,59 @@
+package bpf
+
+import "net/netip"
+
+// Category groups watched syscalls by the resource whose exhaustion they reveal.
+type Category uint8
+
+const (
+	CategoryUnknown Category = 0
+	CategoryFile    Category = 1
+	CategoryNetwork Category = 2
+	CategoryMemory  Category = 3
+	CategoryProcess Category = 4
+)
+
+// String returns the name used for the syscallhealth.category attribute.
+func (c Category) String() string {
+	switch c {
+	case CategoryFile:
+		return "file"
+	case CategoryNetwork:
+		return "network"
+	case CategoryMemory:
+		return "memory"
+	case CategoryProcess:
+		return "process"
+	default:
+		return "unknown"
+	}
+}
+
+// Event is one failed syscall as the kernel reported it, decoded from the ring
+// buffer by DecodeEvent. Only DecodeEvent reads the raw bytes.
+type Event struct {
+	// TimestampNs is CLOCK_BOOTTIME nanoseconds at the failure; BootClock turns it into wall-clock time.
+	TimestampNs uint64
+	PID         uint32 // thread group id (process.pid)
+	TID         uint32 // thread id
+	PPID        uint32 // the real parent's thread group id
+	UID         uint32
+	GID         uint32
+	CgroupID    uint64
+	Syscall     uint32 // native syscall number of the kernel's architecture
+	Errno       Errno  // positive errno
+	Category    Category
+	// Async is set when the failure was learned after the syscall returned
+	// (a non-blocking connect refused or timed out later, via the TCP state).
+	Async bool
+	Comm  string
+	// Path is the file argument of file syscalls, empty when not applicable or not read.
+	Path string
+	// Local and Peer are the socket addresses of network syscalls; invalid when not applicable.
+	Local netip.AddrPort
+	Peer  netip.AddrPort
+	// ErrorCount is the exact number of failures for (PID, Syscall, Errno) so far, this one included.
+	ErrorCount uint64
+	// Suppressed is how many failures for the key the rate limiter held back since the previous event.
+	Suppressed uint64
+}
