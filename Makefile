@@ -5,12 +5,65 @@ export GOPROXY ?= https://proxy.golang.org
 CLANG ?= clang-19
 LLVM_STRIP ?= llvm-strip-19
 
-.PHONY: generate mdatagen build run test
+# The collector builder (ocb), pinned to the collector release in go.mod.
+OCB_VERSION := v0.165.0
+OCB ?= $(shell go env GOPATH)/bin/builder
+COLLECTOR := bin/otelcol-syscallhealth
+TRIGGER := bin/syscallhealth-trigger
+# Everything the collector binary is built from: the manifest, go.mod/go.sum and the Go sources and eBPF
+# objects of this module's packages that the receiver depends on.
+COLLECTOR_PACKAGES = $(shell go list -deps -f '{{if and .Module .Module.Main}}{{.Dir}}{{end}}' ./receiver/syscallhealthreceiver)
+COLLECTOR_INPUTS = builder-config.yaml go.mod go.sum $(filter-out %_test.go,$(foreach d,$(COLLECTOR_PACKAGES),$(wildcard $(d)/*.go $(d)/*.o)))
+
+.PHONY: generate mdatagen build run require-root test record-trace clean FORCE
 
 # Regenerate the committed eBPF objects and Go bindings (needs clang-19, llvm-19, libbpf-dev).
 generate:
+	@command -v $(CLANG) >/dev/null && command -v $(LLVM_STRIP) >/dev/null && test -f /usr/include/bpf/bpf_helpers.h || \
+		{ echo "make generate needs $(CLANG), $(LLVM_STRIP) and the libbpf headers: apt-get install clang-19 llvm-19 libbpf-dev"; exit 1; }
 	cd bpf && BPF2GO_CC=$(CLANG) BPF2GO_STRIP=$(LLVM_STRIP) go generate ./...
 
 # Regenerate the receiver's internal/metadata package from metadata.yaml (mdatagen v0.159.0 from tools/).
 mdatagen:
 	cd receiver/syscallhealthreceiver && go tool -modfile=../../tools/go.mod mdatagen metadata.yaml
+
+# Build the custom collector with ocb into build/ and copy it to bin/ (skipped when nothing changed).
+build: $(COLLECTOR) $(TRIGGER)
+
+$(COLLECTOR): $(COLLECTOR_INPUTS) | $(OCB)
+	$(OCB) --config=builder-config.yaml
+	mkdir -p bin && cp build/otelcol-syscallhealth $@
+
+$(OCB):
+	go install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
+
+# The CLI that causes exactly N real syscall failures (README, end-to-end tests, record-trace).
+# Always handed to go build, whose cache makes an unchanged rebuild instant.
+$(TRIGGER): FORCE
+	mkdir -p bin && go build -o $@ ./cmd/syscallhealth-trigger
+
+FORCE:
+
+# Run the collector on this host with config/default.yaml: failures go to the console and ./syscallhealth.json.
+run: require-root build
+	$(COLLECTOR) --config=config/default.yaml
+
+require-root:
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo 'make run: not root. Loading the eBPF probes needs root (or CAP_BPF and CAP_PERFMON, plus CAP_SYS_ADMIN'; \
+		echo 'where the kernel asks for it). Run it as root, e.g. sudo env "PATH=$$PATH" make run'; exit 1; fi
+
+# Every test: unit, kernel (root) and end-to-end tests against the built collector (root).
+test: build
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo 'make test: WARNING: not root, so the kernel and end-to-end tests will be SKIPPED.'; \
+		echo 'Run them as root, e.g. sudo env "PATH=$$PATH" make test'; fi
+	go vet ./...
+	go test -count=1 -timeout 30m ./...
+
+# Record real kernel events (caused by the trigger scenarios) into the receiver's decoding fixture (root).
+record-trace: $(TRIGGER)
+	go run ./cmd/syscallhealth-record -trigger $(TRIGGER) -o receiver/syscallhealthreceiver/testdata/health_trace.json
+
+clean:
+	rm -rf bin build syscallhealth.json

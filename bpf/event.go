@@ -47,13 +47,22 @@ type Event struct {
 	// (a non-blocking connect refused or timed out later, via the TCP state).
 	Async bool
 	Comm  string
-	// Path is the file argument of file syscalls, empty when not applicable or not read.
+	// Path is the file argument of file syscalls as the process passed it (possibly
+	// relative); for fd-based file syscalls (write, ftruncate, fallocate...) the path of
+	// the descriptor's file as the kernel resolved it; for unix-socket connect/bind the
+	// socket path ("@name" for abstract sockets). Empty when not applicable or not read
+	// (Options.IncludePaths).
 	Path string
+	// FD is the descriptor argument of fd-based syscalls (write family, connect, bind,
+	// listen, accept...), -1 when the syscall takes none.
+	FD int32
 	// Local and Peer are the socket addresses of network syscalls; invalid when not applicable.
 	Local netip.AddrPort
 	Peer  netip.AddrPort
 	// ErrorCount is the exact number of failures for (PID, Syscall, Errno) so far, this one included.
 	ErrorCount uint64
-	// Suppressed is how many failures for the key the rate limiter held back since the previous event.
+	// Suppressed is how many failures for the key were not emitted since its previous event:
+	// held back by the rate limit or the storm guard, or lost to a full ring buffer.
+	// So ErrorCount minus the previous event's ErrorCount is 1 + Suppressed.
 	Suppressed uint64
 }

@@ -1,0 +1,20 @@
+// Package bpf loads syscallhealth's eBPF probes and reads what they report.
+//
+// The probes see every syscall exit on the host (tp_btf/sys_exit, falling back
+// to raw_tracepoint/sys_exit and then tracepoint/raw_syscalls/sys_exit),
+// keep only failures of watched (syscall, errno) pairs, count each one exactly
+// per (process, syscall, errno) before any rate limiting, and send rate-limited
+// events with the failure's context through a ring buffer. Load attaches them;
+// ReadEvent, Counts and Stats read them; Update reconfigures them in place.
+//
+// Requirements: Linux 5.8 or later with BTF (CONFIG_DEBUG_INFO_BTF), and root
+// or CAP_BPF and CAP_PERFMON. The compiled objects for amd64 and arm64 are
+// committed (bpf2go, see gen.go), so building needs no clang.
+//
+// 32-bit compat syscalls (ia32 on amd64, AArch32 on arm64) are ignored: their
+// numbers belong to other tables and would be mislabelled as native syscalls.
+//
+// Probe, Load and BootClock exist on Linux only (Probe and Load on amd64 and
+// arm64); Event, DecodeEvent, the errno and syscall tables and Options are
+// portable.
+package bpf

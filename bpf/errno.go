@@ -1,0 +1,66 @@
+package bpf
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Errno is a positive Linux errno, as a failed syscall returned it negated.
+type Errno uint16
+
+type errnoInfo struct {
+	name        string
+	description string
+}
+
+// Name returns the errno's symbolic name, such as "ENOSPC", or "errno_<n>" when unknown.
+func (e Errno) Name() string {
+	if info, ok := errnoTable[e]; ok {
+		return info.name
+	}
+	return "errno_" + strconv.Itoa(int(e))
+}
+
+// Description returns the strerror text, such as "No space left on device",
+// or "Unknown error <n>" as glibc says when unknown.
+func (e Errno) Description() string {
+	if info, ok := errnoTable[e]; ok {
+		return info.description
+	}
+	return "Unknown error " + strconv.Itoa(int(e))
+}
+
+// String returns Name, so errnos print by name.
+func (e Errno) String() string { return e.Name() }
+
+var errnosByName = sync.OnceValue(func() map[string]Errno {
+	m := make(map[string]Errno, len(errnoTable)+len(errnoAliases))
+	for e, info := range errnoTable {
+		m[info.name] = e
+	}
+	for name, e := range errnoAliases {
+		m[name] = e
+	}
+	return m
+})
+
+// ErrnoByName returns the errno named name ("ENOSPC", case-insensitive; the
+// aliases EWOULDBLOCK, EDEADLOCK and ENOTSUP and the "errno_<n>" form of Name
+// are accepted too).
+func ErrnoByName(name string) (Errno, bool) {
+	upper := strings.ToUpper(strings.TrimSpace(name))
+	if e, ok := errnosByName()[upper]; ok {
+		return e, true
+	}
+	if digits, ok := strings.CutPrefix(upper, "ERRNO_"); ok {
+		n, err := strconv.ParseUint(digits, 10, 16)
+		if err == nil && n >= 1 && n <= maxErrno {
+			return Errno(n), true
+		}
+	}
+	return 0, false
+}
+
+// maxErrno is the largest errno a syscall can return (include/linux/err.h MAX_ERRNO).
+const maxErrno = 4095

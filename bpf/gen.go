@@ -1,0 +1,6 @@
+package bpf
+
+// The committed outputs (health_{x86,arm64}_bpfel.{go,o}) are rebuilt by `make generate`
+// with a pinned clang; building the module needs no clang. -mcpu=v3 (jmp32, alu32) needs Linux 5.1,
+// below the 5.8 that ring buffers require anyway.
+//go:generate go tool bpf2go -tags linux -target amd64,arm64 -type health_event -type health_config -type syscall_rule -type tracking_key -type tracking_value -type probe_stats health syscallhealth.bpf.c -- -Wall -Werror -mcpu=v3

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
+/*
+ * Types shared by the probes and the Go loader (bpf2go generates their Go
+ * mirrors with -type; the loader's tests check the sizes). Every struct is laid
+ * out without implicit padding so the Go and C views agree on both targets.
+ */
+#ifndef SYSCALLHEALTH_HEALTH_H
+#define SYSCALLHEALTH_HEALTH_H
+
+/* Syscall numbers index the rule table: amd64 and arm64 both stay below 512. */
+#define MAX_SYSCALLS 512
+/* Errno bitmaps cover errnos 1..255; larger ones are reported only with all_errnos. */
+#define ERRNO_BITMAP_WORDS 4
+/* A syscall return value in [-MAX_ERRNO, -1] is an error (include/linux/err.h). */
+#define MAX_ERRNO 4095
+/* Two config slots: userspace fills the idle one, then flips active_config_slot. */
+#define CONFIG_SLOTS 2
+#define TASK_COMM_LEN 16
+#define PATH_LEN 256
+
+/* Which syscall argument gives the event its context. */
+enum arg_kind {
+	ARG_NONE = 0,
+	/* A user pointer to a path string, in argument arg_index. */
+	ARG_PATH = 1,
+	/* A file descriptor of a file in argument 0: its path is resolved from the fd table. */
+	ARG_FD_FILE = 2,
+	/* A socket descriptor in argument 0: its local address is read from the socket. */
+	ARG_FD_SOCKET = 3,
+	/* connect(fd, addr, len): the peer address. */
+	ARG_SOCKADDR_PEER = 4,
+	/* bind(fd, addr, len): the local address. */
+	ARG_SOCKADDR_LOCAL = 5,
+};
+
+enum config_flags {
+	/* Read path and address arguments for emitted events. */
+	CONFIG_F_INCLUDE_PATHS = 1,
+};
+
+enum event_flags {
+	/*
+	 * The failure was learned after the syscall returned (a non-blocking
+	 * connect refused later); set by programs other than the sys_exit one.
+	 */
+	EVENT_F_ASYNC = 1,
+};
+
+/* How the watched syscall number nr is handled: config.rules[nr]. */
+struct syscall_rule {
+	/* Bit e of the bitmap set: errno e is reported. */
+	__u64 errnos[ERRNO_BITMAP_WORDS];
+	__u8 watched;
+	__u8 all_errnos;
+	__u8 category;
+	__u8 arg_kind;
+	__u8 arg_index;
+	__u8 _pad[3];
+};
+
+struct health_config {
+	/* Token bucket as GCRA: one event per emit_interval_ns, bursts of up to burst events. */
+	__u64 emit_interval_ns;
+	/* (burst - 1) * emit_interval_ns: how far the bucket's schedule may run ahead of now. */
+	__u64 burst_tolerance_ns;
+	/* Only this cgroup (v2 id) when non-zero. */
+	__u64 cgroup_filter;
+	/* Only this process (tgid) when non-zero. */
+	__u32 pid_filter;
+	__u32 flags;
+	/* Unread ring bytes from which only the first failure of a key is still emitted. */
+	__u32 storm_threshold;
+	/* Unread ring bytes from which every submit wakes the reader. */
+	__u32 wakeup_threshold;
+	struct syscall_rule rules[MAX_SYSCALLS];
+};
+
+struct tracking_key {
+	__u32 tgid;
+	__u16 syscall_nr;
+	__u16 errno_nr;
+};
+
+struct tracking_value {
+	/* Every failure for the key, counted before any rate limiting. */
+	__u64 count;
+	__u64 first_seen_ns;
+	__u64 last_seen_ns;
+	/* GCRA theoretical arrival time: when the bucket is full again. */
+	__u64 rate_tat_ns;
+	/* Failures not emitted since the last event of the key. */
+	__u64 suppressed;
+	__u8 category;
+	__u8 _pad[7];
+};
+
+/* Per-CPU totals since load. */
+struct probe_stats {
+	/* Events lost because the ring buffer had no room. */
+	__u64 ringbuf_drops;
+	/* Events held back by the per-key rate limit. */
+	__u64 rate_limited;
+	/* Events held back by the global storm guard. */
+	__u64 storm_suppressed;
+	/* Failures not counted because the tracking map had no room for their key. */
+	__u64 untracked;
+};
+
+/* One failed syscall, as sent through the ring buffer (376 bytes). */
+struct health_event {
+	/* CLOCK_BOOTTIME of the failure. */
+	__u64 timestamp_ns;
+	__u64 cgroup_id;
+	/* The key's exact count so far, this failure included. */
+	__u64 error_count;
+	/* The key's failures not emitted since its previous event. */
+	__u64 suppressed;
+	__u32 pid;
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__u32 syscall_nr;
+	/* Negative errno, as the syscall returned it. */
+	__s32 error_code;
+	/* The descriptor argument of fd-based syscalls, -1 otherwise. */
+	__s32 fd;
+	/* Host byte order. */
+	__u16 local_port;
+	__u16 peer_port;
+	__u8 category;
+	__u8 flags;
+	/* AF_INET, AF_INET6 or AF_UNIX when an address was read, 0 otherwise. */
+	__u8 family;
+	__u8 _pad;
+	/* IPv4 in the first 4 bytes, IPv6 in all 16. */
+	__u8 local_addr[16];
+	__u8 peer_addr[16];
+	char comm[TASK_COMM_LEN];
+	/* NUL-terminated: the path argument, the fd's path, or a unix socket path. */
+	char path[PATH_LEN];
+};
+
+#endif /* SYSCALLHEALTH_HEALTH_H */

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
+/*
+ * The few kernel types and UAPI constants the probes use, written by hand.
+ *
+ * Why not a committed vmlinux.h: a bpftool dump of /sys/kernel/btf/vmlinux is
+ * ~135k lines, differs between amd64 and arm64 (pt_regs above all) and between
+ * kernel versions, and would have to be committed twice and regenerated on a
+ * machine of each architecture. The probes touch a dozen fields. With CO-RE
+ * (preserve_access_index) the structs below only have to name those fields:
+ * their offsets are relocated against the running kernel's BTF at load time,
+ * so field order and the omitted members do not matter. UAPI constants are
+ * stable ABI and copied by value, which also avoids depending on the host's
+ * <asm/types.h> (absent for -target bpf on many distributions).
+ */
+#ifndef SYSCALLHEALTH_KERNEL_H
+#define SYSCALLHEALTH_KERNEL_H
+
+typedef signed char __s8;
+typedef unsigned char __u8;
+typedef short __s16;
+typedef unsigned short __u16;
+typedef int __s32;
+typedef unsigned int __u32;
+typedef long long __s64;
+typedef unsigned long long __u64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+typedef _Bool bool;
+#define true 1
+#define false 0
+
+/* include/uapi/linux/bpf.h */
+enum bpf_map_type {
+	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_LRU_HASH = 9,
+	BPF_MAP_TYPE_RINGBUF = 27,
+};
+enum {
+	BPF_ANY = 0,
+	BPF_NOEXIST = 1,
+};
+enum {
+	BPF_RB_NO_WAKEUP = 1,
+	BPF_RB_FORCE_WAKEUP = 2,
+};
+enum {
+	BPF_RB_AVAIL_DATA = 0,
+};
+
+/* include/linux/socket.h */
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+
+struct sockaddr_in_user {
+	__u16 sin_family;
+	__be16 sin_port;
+	__u8 sin_addr[4];
+	__u8 __pad[8];
+};
+
+struct sockaddr_in6_user {
+	__u16 sin6_family;
+	__be16 sin6_port;
+	__be32 sin6_flowinfo;
+	__u8 sin6_addr[16];
+	__u32 sin6_scope_id;
+};
+
+#define UNIX_PATH_MAX 108
+
+/*
+ * CO-RE views of kernel structs. Only the named fields are read, each through
+ * a relocation against the kernel's BTF.
+ */
+#define __core __attribute__((preserve_access_index))
+
+#if defined(__TARGET_ARCH_x86)
+/* arch/x86/include/asm/ptrace.h; ax already holds the return value at sys_exit. */
+struct pt_regs {
+	unsigned long r10;
+	unsigned long r9;
+	unsigned long r8;
+	unsigned long dx;
+	unsigned long si;
+	unsigned long di;
+	unsigned long orig_ax;
+} __core;
+
+/* TS_COMPAT in thread_info.status marks an ia32 syscall (int 0x80, sysenter). */
+struct thread_info {
+	__u32 status;
+} __core;
+#define X86_TS_COMPAT 0x0002
+#elif defined(__TARGET_ARCH_arm64)
+/*
+ * arch/arm64/include/asm/ptrace.h; regs[0] already holds the return value at
+ * sys_exit, so the first argument is orig_x0. regs and pstate sit in an
+ * anonymous union in the kernel, which CO-RE resolves.
+ */
+struct pt_regs {
+	__u64 regs[31];
+	__u64 pstate;
+	__u64 orig_x0;
+	__s32 syscallno;
+} __core;
+/* PSR_MODE32_BIT: the task runs AArch32 code, so the syscall is a compat one. */
+#define ARM64_PSR_MODE32_BIT 0x10
+struct thread_info {
+	unsigned long flags;
+} __core;
+#else
+#error "syscallhealth probes support __TARGET_ARCH_x86 and __TARGET_ARCH_arm64"
+#endif
+
+struct qstr {
+	__u32 len;
+	const unsigned char *name;
+} __core;
+
+struct dentry {
+	struct dentry *d_parent;
+	struct qstr d_name;
+} __core;
+
+struct vfsmount {
+	struct dentry *mnt_root;
+} __core;
+
+/* fs/mount.h: the vfsmount is embedded in struct mount. */
+struct mount {
+	struct mount *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+} __core;
+
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+} __core;
+
+struct file {
+	struct path f_path;
+	void *private_data;
+} __core;
+
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+} __core;
+
+struct files_struct {
+	struct fdtable *fdt;
+} __core;
+
+/* Only ever read whole (16 bytes), so its inner union needs no mirror. */
+struct in6_addr {
+	__u8 bytes[16];
+} __core;
+
+struct sock_common {
+	__be32 skc_rcv_saddr;
+	__u16 skc_num;
+	unsigned short skc_family;
+	struct in6_addr skc_v6_rcv_saddr;
+} __core;
+
+struct sock {
+	struct sock_common __sk_common;
+} __core;
+
+struct socket {
+	struct sock *sk;
+} __core;
+
+struct task_struct {
+	struct thread_info thread_info;
+	int tgid;
+	struct task_struct *real_parent;
+	struct files_struct *files;
+} __core;
+
+/* include/trace/events/syscalls.h: the raw_syscalls/sys_exit tracepoint record. */
+struct trace_event_raw_sys_exit {
+	__u64 __common;
+	long id;
+	long ret;
+};
+
+#endif /* SYSCALLHEALTH_KERNEL_H */

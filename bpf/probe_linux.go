@@ -1,0 +1,371 @@
+//go:build linux && (amd64 || arm64)
+
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+)
+
+// pollInterval bounds how long an event waits in the ring: the kernel wakes
+// the reader only once a quarter of the ring is unread, so the reader also
+// checks the ring this often (measured: no loss at ~500k events/s).
+const pollInterval = 10 * time.Millisecond
+
+// Probe is the loaded and attached probe set. ReadEvent is for one goroutine;
+// the other methods may be called from any goroutine.
+type Probe struct {
+	hook     Hook
+	coll     *ebpf.Collection
+	link     link.Link
+	reader   *ringbuf.Reader
+	record   ringbuf.Record
+	tracking *ebpf.Map
+	stats    *ebpf.Map
+	config   *ebpf.Map
+	slot     *ebpf.Variable
+
+	ringSize     int
+	trackingSize int
+
+	// mu guards closed and the config slots: map readers hold it shared,
+	// Update and Close exclusively, so no method touches a closed map.
+	mu         sync.RWMutex
+	activeSlot uint32
+	closed     bool
+	closeOnce  sync.Once
+	closeErr   error
+}
+
+// CountKey identifies a series of failures.
+type CountKey struct {
+	PID     uint32
+	Syscall uint32
+	Errno   Errno
+}
+
+// Count is a series' exact count from the kernel's tracking map; the times are CLOCK_BOOTTIME ns.
+type Count struct {
+	Key         CountKey
+	Category    Category
+	Count       uint64
+	FirstSeenNs uint64
+	LastSeenNs  uint64
+}
+
+// Stats are the probe's totals since load, summed over CPUs.
+type Stats struct {
+	// RingbufDrops are events lost to a full ring buffer (their failures are still counted).
+	RingbufDrops uint64
+	// Suppressed are events held back by the per-series rate limit or the global storm guard.
+	Suppressed uint64
+	// Untracked are failures not counted because the tracking map had no room for their series.
+	Untracked uint64
+}
+
+// Load checks the host, loads the probes, writes their configuration and
+// attaches them with the first hook of the fallback chain (tp_btf,
+// raw_tracepoint, tracepoint) that this kernel accepts. Errors say what to fix.
+func Load(opts Options) (*Probe, error) {
+	return load(opts, hookChain)
+}
+
+func load(opts Options, hooks []Hook) (*Probe, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	if err := checkPrerequisites(); err != nil {
+		return nil, err
+	}
+	// Before Linux 5.11, BPF memory is charged to RLIMIT_MEMLOCK.
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("lifting RLIMIT_MEMLOCK for BPF maps (needs CAP_SYS_RESOURCE before Linux 5.11): %w", err)
+	}
+	spec, err := loadHealth()
+	if err != nil {
+		return nil, err
+	}
+	spec.Maps[healthMapEvents].MaxEntries = uint32(opts.RingBufferSize)
+	spec.Maps[healthMapTracking].MaxEntries = uint32(opts.TrackingMapSize)
+
+	var failures []error
+	for _, hook := range hooks {
+		p, err := loadWithHook(spec, hook, opts)
+		if err == nil {
+			return p, nil
+		}
+		failures = append(failures, fmt.Errorf("%s: %w", hook, err))
+	}
+	if len(failures) == 1 {
+		return nil, failures[0]
+	}
+	return nil, fmt.Errorf("no syscall exit hook could be attached: %w", errors.Join(failures...))
+}
+
+var hookPrograms = map[Hook]string{
+	HookTPBTF:         healthProgSysExitBtf,
+	HookRawTracepoint: healthProgSysExitRaw,
+	HookTracepoint:    healthProgSysExitTp,
+}
+
+// loadWithHook loads the maps and, of the sys_exit flavours, only hook's
+// program (so a kernel lacking what another flavour uses can still run this
+// one), configures and attaches it.
+func loadWithHook(spec *ebpf.CollectionSpec, hook Hook, opts Options) (_ *Probe, err error) {
+	progName, ok := hookPrograms[hook]
+	if !ok {
+		return nil, fmt.Errorf("unknown hook %q", hook)
+	}
+	spec = spec.Copy()
+	for _, name := range hookPrograms {
+		if name != progName {
+			delete(spec.Programs, name)
+		}
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		return nil, explainLoadError(hook, err)
+	}
+	p := &Probe{
+		hook:         hook,
+		coll:         coll,
+		tracking:     coll.Maps[healthMapTracking],
+		stats:        coll.Maps[healthMapStats],
+		config:       coll.Maps[healthMapConfig],
+		slot:         coll.Variables[healthVarActiveConfigSlot],
+		ringSize:     opts.RingBufferSize,
+		trackingSize: opts.TrackingMapSize,
+	}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	if err := p.writeConfig(opts, 0); err != nil {
+		return nil, err
+	}
+	if p.link, err = attach(hook, coll.Programs[progName]); err != nil {
+		return nil, explainLoadError(hook, err)
+	}
+	if p.reader, err = ringbuf.NewReader(coll.Maps[healthMapEvents]); err != nil {
+		return nil, fmt.Errorf("opening the ring buffer reader: %w", err)
+	}
+	p.reader.SetDeadline(time.Now().Add(pollInterval))
+	return p, nil
+}
+
+func attach(hook Hook, prog *ebpf.Program) (link.Link, error) {
+	switch hook {
+	case HookTPBTF:
+		return link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
+	case HookRawTracepoint:
+		return link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sys_exit", Program: prog})
+	case HookTracepoint:
+		if err := ensureTracefs(); err != nil {
+			return nil, err
+		}
+		return link.Tracepoint("raw_syscalls", "sys_exit", prog, nil)
+	}
+	return nil, fmt.Errorf("unknown hook %q", hook)
+}
+
+// writeConfig writes opts into config slot and makes it the one the programs read.
+func (p *Probe) writeConfig(opts Options, slot uint32) error {
+	cfg, err := kernelConfig(opts, p.ringSize)
+	if err != nil {
+		return err
+	}
+	if err := p.config.Put(slot, cfg); err != nil {
+		return fmt.Errorf("writing the probe configuration: %w", err)
+	}
+	if err := p.slot.Set(slot); err != nil {
+		return fmt.Errorf("switching the probe configuration: %w", err)
+	}
+	p.activeSlot = slot
+	return nil
+}
+
+// Hook reports which attach mechanism is in use.
+func (p *Probe) Hook() Hook { return p.hook }
+
+// ReadEvent blocks until the next event and decodes it into ev. It returns
+// ErrClosed once the Probe is closed, and an error wrapping ErrMalformedEvent
+// for a record it cannot decode (count it and read on).
+func (p *Probe) ReadEvent(ev *Event) error {
+	for {
+		err := p.reader.ReadInto(&p.record)
+		switch {
+		case err == nil:
+			return DecodeEvent(p.record.RawSample, ev)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			p.reader.SetDeadline(time.Now().Add(pollInterval))
+		case errors.Is(err, ringbuf.ErrClosed), errors.Is(err, os.ErrClosed):
+			return ErrClosed
+		default:
+			return fmt.Errorf("reading the ring buffer: %w", err)
+		}
+	}
+}
+
+// countsBatch is how many tracking-map entries one batch lookup returns.
+const countsBatch = 1024
+
+// Counts returns a snapshot of the kernel's exact per-series counts.
+func (p *Probe) Counts() ([]Count, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	keys := make([]healthTrackingKey, countsBatch)
+	values := make([]healthTrackingValue, countsBatch)
+	var out []Count
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := p.tracking.BatchLookup(&cursor, keys, values, nil)
+		for i := range n {
+			out = append(out, toCount(keys[i], values[i]))
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return out, nil
+		}
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			return p.iterateCounts()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading the tracking map: %w", err)
+		}
+	}
+}
+
+// iterateCounts reads the tracking map key by key, for kernels without batch
+// lookups (before 5.6). The iterator restarts when the kernel evicts the key it
+// stands on, so keys seen twice are dropped.
+func (p *Probe) iterateCounts() ([]Count, error) {
+	var (
+		key   healthTrackingKey
+		value healthTrackingValue
+		out   []Count
+		seen  = make(map[healthTrackingKey]bool)
+	)
+	it := p.tracking.Iterate()
+	for it.Next(&key, &value) {
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, toCount(key, value))
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("reading the tracking map: %w", err)
+	}
+	return out, nil
+}
+
+func toCount(k healthTrackingKey, v healthTrackingValue) Count {
+	return Count{
+		Key:         CountKey{PID: k.Tgid, Syscall: uint32(k.SyscallNr), Errno: Errno(k.ErrnoNr)},
+		Category:    Category(v.Category),
+		Count:       v.Count,
+		FirstSeenNs: v.FirstSeenNs,
+		LastSeenNs:  v.LastSeenNs,
+	}
+}
+
+// DeleteCounts forgets the given series (e.g. of exited processes). Keys that
+// are already gone are ignored.
+func (p *Probe) DeleteCounts(keys []CountKey) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return ErrClosed
+	}
+	var errs []error
+	for _, k := range keys {
+		if k.Syscall > 0xffff {
+			continue // never tracked: the kernel key holds 16-bit syscall numbers
+		}
+		key := healthTrackingKey{Tgid: k.PID, SyscallNr: uint16(k.Syscall), ErrnoNr: uint16(k.Errno)}
+		if err := p.tracking.Delete(&key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("deleting tracking map entries: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Stats returns the drop and suppression totals since load.
+func (p *Probe) Stats() (Stats, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return Stats{}, ErrClosed
+	}
+	var perCPU []healthProbeStats
+	if err := p.stats.Lookup(uint32(0), &perCPU); err != nil {
+		return Stats{}, fmt.Errorf("reading the probe statistics: %w", err)
+	}
+	var s Stats
+	for _, c := range perCPU {
+		s.RingbufDrops += c.RingbufDrops
+		s.Suppressed += c.RateLimited + c.StormSuppressed
+		s.Untracked += c.Untracked
+	}
+	return s, nil
+}
+
+// Update applies new rules, rate limit, path reading and filters without
+// reloading: the programs switch to the new configuration at once, and counts
+// are kept. Sizes cannot change at runtime: a zero size keeps the current one,
+// any other differing size is an error.
+func (p *Probe) Update(opts Options) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	if opts.RingBufferSize != 0 && opts.RingBufferSize != p.ringSize {
+		return fmt.Errorf("RingBufferSize cannot change at runtime (%d now, %d requested): close the probe and load a new one", p.ringSize, opts.RingBufferSize)
+	}
+	if opts.TrackingMapSize != 0 && opts.TrackingMapSize != p.trackingSize {
+		return fmt.Errorf("TrackingMapSize cannot change at runtime (%d now, %d requested): close the probe and load a new one", p.trackingSize, opts.TrackingMapSize)
+	}
+	opts.RingBufferSize, opts.TrackingMapSize = p.ringSize, p.trackingSize
+	opts = opts.withDefaults()
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	// Fill the idle slot, then flip: a program sees either configuration whole.
+	return p.writeConfig(opts, 1-p.activeSlot)
+}
+
+// Close detaches the probe and frees its maps; it unblocks ReadEvent and is
+// safe to call more than once.
+func (p *Probe) Close() error {
+	p.closeOnce.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		p.mu.Unlock()
+		var errs []error
+		if p.reader != nil {
+			errs = append(errs, p.reader.Close())
+		}
+		if p.link != nil {
+			errs = append(errs, p.link.Close())
+		}
+		p.coll.Close()
+		p.closeErr = errors.Join(errs...)
+	})
+	return p.closeErr
+}

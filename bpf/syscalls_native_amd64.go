@@ -1,0 +1,3 @@
+package bpf
+
+var nativeSyscalls = x86_64Table

@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
+/*
+ * The maps and the counting, rate-limiting and emitting path shared by every
+ * program that reports failures: track_failure() takes a key (no syscall
+ * context), so a program seeing failures elsewhere (e.g. a non-blocking
+ * connect refused later, from the TCP state tracepoint) reports through the
+ * same tracking map, rate limits and event shape, with EVENT_F_ASYNC set.
+ * Included once, by syscallhealth.bpf.c: one object, one set of maps.
+ */
+#ifndef SYSCALLHEALTH_TRACK_H
+#define SYSCALLHEALTH_TRACK_H
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+/*
+ * Exact counts and rate-limit state per (tgid, syscall, errno). One shared
+ * map with atomic adds: a per-CPU map would cost entries x CPUs x value size.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 10240);
+	__type(key, struct tracking_key);
+	__type(value, struct tracking_value);
+} tracking SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CONFIG_SLOTS);
+	__type(key, __u32);
+	__type(value, struct health_config);
+} config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct probe_stats);
+} stats SEC(".maps");
+
+/* The config slot the programs read; userspace writes the other one and then flips this. */
+volatile __u32 active_config_slot;
+
+enum stat_field {
+	STAT_RINGBUF_DROPS,
+	STAT_RATE_LIMITED,
+	STAT_STORM_SUPPRESSED,
+	STAT_UNTRACKED,
+};
+
+static __always_inline void count_stat(enum stat_field field)
+{
+	__u32 zero = 0;
+	struct probe_stats *s = bpf_map_lookup_elem(&stats, &zero);
+
+	if (!s)
+		return;
+	/* Atomic: a preempted program on the same CPU may be adding too. */
+	switch (field) {
+	case STAT_RINGBUF_DROPS:
+		__sync_fetch_and_add(&s->ringbuf_drops, 1);
+		break;
+	case STAT_RATE_LIMITED:
+		__sync_fetch_and_add(&s->rate_limited, 1);
+		break;
+	case STAT_STORM_SUPPRESSED:
+		__sync_fetch_and_add(&s->storm_suppressed, 1);
+		break;
+	case STAT_UNTRACKED:
+		__sync_fetch_and_add(&s->untracked, 1);
+		break;
+	}
+}
+
+static __always_inline const struct health_config *active_config(void)
+{
+	__u32 slot = active_config_slot & (CONFIG_SLOTS - 1);
+
+	return bpf_map_lookup_elem(&config, &slot);
+}
+
+/* The pid and cgroup filters; cgroup_id is only computed when a cgroup filter is set. */
+static __always_inline bool filtered_out(const struct health_config *cfg, __u32 tgid)
+{
+	if (cfg->pid_filter && cfg->pid_filter != tgid)
+		return true;
+	if (cfg->cgroup_filter && cfg->cgroup_filter != bpf_get_current_cgroup_id())
+		return true;
+	return false;
+}
+
+static __always_inline void hold_back(struct tracking_value *v, enum stat_field why)
+{
+	__sync_fetch_and_add(&v->suppressed, 1);
+	count_stat(why);
+}
+
+/*
+ * track_failure counts one failure of key exactly, then applies the per-key
+ * token bucket and the global storm guard. It returns a reserved event with
+ * the key's fields filled and every context field cleared, or NULL when the
+ * failure is not to be emitted (it is then remembered as suppressed, or lost
+ * to a full ring and counted as a drop). The caller fills the context and
+ * calls submit_event.
+ */
+static __always_inline struct health_event *
+track_failure(const struct health_config *cfg, const struct tracking_key *key, __u8 category, __u8 flags)
+{
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct tracking_value *v = bpf_map_lookup_elem(&tracking, key);
+
+	if (!v) {
+		struct tracking_value fresh = {
+			.first_seen_ns = now,
+			.category = category,
+		};
+
+		/* BPF_NOEXIST: if another CPU created the key meanwhile, its entry (and count) stays. */
+		bpf_map_update_elem(&tracking, key, &fresh, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&tracking, key);
+		if (!v) {
+			count_stat(STAT_UNTRACKED);
+			return NULL;
+		}
+	}
+	__sync_fetch_and_add(&v->count, 1);
+	v->last_seen_ns = now;
+	__u64 count = *(volatile __u64 *)&v->count;
+
+	/*
+	 * Token bucket as GCRA: the schedule rate_tat_ns advances by one interval
+	 * per emitted event and may run at most burst_tolerance_ns ahead of now,
+	 * so a full bucket allows burst events at once and then one per interval.
+	 * Threads of one process failing at the same instant may race on it (no
+	 * spin locks in tracing programs): at worst one event more or fewer. The
+	 * count above is atomic and stays exact.
+	 */
+	__u64 tat = v->rate_tat_ns;
+	if (tat < now)
+		tat = now;
+	if (tat - now > cfg->burst_tolerance_ns) {
+		hold_back(v, STAT_RATE_LIMITED);
+		return NULL;
+	}
+	v->rate_tat_ns = tat + cfg->emit_interval_ns;
+
+	/*
+	 * Storm guard: while the reader is behind by storm_threshold bytes, only a
+	 * key's first failure still gets an event, so one runaway process (or a
+	 * fork storm of them) cannot crowd out news of other failures.
+	 */
+	if (count > 1 && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg->storm_threshold) {
+		hold_back(v, STAT_STORM_SUPPRESSED);
+		return NULL;
+	}
+
+	struct health_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&v->suppressed, 1);
+		count_stat(STAT_RINGBUF_DROPS);
+		return NULL;
+	}
+
+	/* Take what is pending; concurrent additions stay for the next event. */
+	__u64 pending = *(volatile __u64 *)&v->suppressed;
+	if (pending)
+		__sync_fetch_and_sub(&v->suppressed, pending);
+
+	e->timestamp_ns = now;
+	e->cgroup_id = 0;
+	e->error_count = count;
+	e->suppressed = pending;
+	e->pid = key->tgid;
+	e->tid = 0;
+	e->ppid = 0;
+	e->uid = 0;
+	e->gid = 0;
+	e->syscall_nr = key->syscall_nr;
+	e->error_code = -(__s32)key->errno_nr;
+	e->fd = -1;
+	e->local_port = 0;
+	e->peer_port = 0;
+	e->category = category;
+	e->flags = flags;
+	e->family = 0;
+	e->_pad = 0;
+	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
+	__builtin_memset(e->peer_addr, 0, sizeof(e->peer_addr));
+	__builtin_memset(e->comm, 0, sizeof(e->comm));
+	e->path[0] = 0;
+	return e;
+}
+
+/*
+ * submit_event commits without waking the reader unless a quarter of the ring
+ * is unread: the reader also polls, and a wakeup per event costs about twice
+ * the event itself. Level-triggered, so a missed crossing cannot strand data.
+ */
+static __always_inline void submit_event(const struct health_config *cfg, struct health_event *e)
+{
+	__u64 wakeup = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg->wakeup_threshold)
+		wakeup = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, wakeup);
+}
+
+/* The current task's identity; the thread id comes from the caller's pid_tgid. */
+static __always_inline void fill_task(struct health_event *e, __u64 pid_tgid)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	e->tid = (__u32)pid_tgid;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->uid = (__u32)uid_gid;
+	e->gid = uid_gid >> 32;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+#endif /* SYSCALLHEALTH_TRACK_H */

@@ -1,0 +1,134 @@
+//go:build linux
+
+package syscallhealthreceiver // import "github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver"
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
+)
+
+// seriesStart remembers, per kernel count, since when its cumulative value accumulates.
+type seriesStart struct {
+	start       pcommon.Timestamp
+	count       uint64
+	firstSeenNs uint64
+}
+
+// metricsCollector turns snapshots of the in-kernel counts into cumulative sums: the one place counts
+// become metric data. It is used by one goroutine at a time.
+type metricsCollector struct {
+	mb          *metadata.MetricsBuilder
+	host        hostInfo
+	processes   *processCache
+	destination *destinationCounts
+	drops       *dropCounters
+	escalation  *escalationTracker
+
+	loadTime pcommon.Timestamp
+	// previous is the time of the previous collection: a series first seen now began after it.
+	previous pcommon.Timestamp
+	series   map[bpf.CountKey]*seriesStart
+}
+
+func newMetricsCollector(mb *metadata.MetricsBuilder, host hostInfo, processes *processCache,
+	destination *destinationCounts, drops *dropCounters, escalation *escalationTracker, loadTime time.Time,
+) *metricsCollector {
+	ts := pcommon.NewTimestampFromTime(loadTime)
+	return &metricsCollector{
+		mb: mb, host: host, processes: processes, destination: destination, drops: drops, escalation: escalation,
+		loadTime: ts, previous: ts, series: make(map[bpf.CountKey]*seriesStart),
+	}
+}
+
+// collect builds the metrics of one snapshot and returns the kernel keys of processes that have exited:
+// their series were emitted one last time here, and the caller deletes them from the kernel map.
+//
+// Start timestamps are stable per series. A series seen for the first time starts at the previous
+// collection (the load time for the first one): it did not exist then. A count that went down, or whose
+// first-seen time changed, was evicted from the kernel's LRU map and counted again: it restarts at the
+// previous collection too.
+func (m *metricsCollector) collect(counts []bpf.Count, stats bpf.Stats, now time.Time) (pmetric.Metrics, []bpf.CountKey) {
+	ts := pcommon.NewTimestampFromTime(now)
+	byPID := make(map[uint32][]bpf.Count)
+	for _, c := range counts {
+		byPID[c.Key.PID] = append(byPID[c.Key.PID], c)
+	}
+	pids := slices.Collect(maps.Keys(byPID))
+	for _, pid := range m.destination.pids() {
+		if _, ok := byPID[pid]; !ok {
+			pids = append(pids, pid)
+		}
+	}
+	slices.Sort(pids)
+
+	seen := make(map[bpf.CountKey]bool, len(counts))
+	exited := make(map[uint32]bool)
+	var gone []bpf.CountKey
+	for _, pid := range pids {
+		own := byPID[pid]
+		slices.SortFunc(own, func(a, b bpf.Count) int {
+			return cmp.Or(cmp.Compare(a.Key.Syscall, b.Key.Syscall), cmp.Compare(a.Key.Errno, b.Key.Errno))
+		})
+		for _, c := range own {
+			seen[c.Key] = true
+			// The generated builder stamps the start time set by Reset on the points recorded next.
+			m.mb.Reset(metadata.WithStartTime(m.startOf(c)))
+			m.mb.RecordSyscallhealthFailuresDataPoint(ts, int64(c.Count), bpf.SyscallName(c.Key.Syscall), c.Key.Errno.Name(), c.Category.String())
+		}
+		for _, d := range m.destination.snapshot(pid) {
+			m.mb.Reset(metadata.WithStartTime(d.start))
+			m.mb.RecordSyscallhealthConnectFailuresDataPoint(ts, int64(d.count), d.peer.Addr().Unmap().String(), int64(d.peer.Port()), d.errno.Name())
+		}
+		m.mb.EmitForResource(metadata.WithResource(processResource(m.mb.NewResourceBuilder(), m.host, m.processes.forPID(pid))))
+		if m.processes.exited(pid) {
+			exited[pid] = true
+			for _, c := range own {
+				gone = append(gone, c.Key)
+			}
+		}
+	}
+
+	m.mb.Reset(metadata.WithStartTime(m.loadTime))
+	m.mb.RecordSyscallhealthEventsDroppedDataPoint(ts, int64(stats.RingbufDrops), metadata.AttributeSyscallhealthDropReasonRingBufferFull)
+	m.mb.RecordSyscallhealthEventsDroppedDataPoint(ts, int64(m.drops.malformed.Load()), metadata.AttributeSyscallhealthDropReasonMalformedRecord)
+	m.mb.RecordSyscallhealthEventsDroppedDataPoint(ts, int64(m.drops.consumerError.Load()), metadata.AttributeSyscallhealthDropReasonConsumerError)
+	m.mb.RecordSyscallhealthEventsDroppedDataPoint(ts, int64(m.drops.backpressure.Load()), metadata.AttributeSyscallhealthDropReasonBackpressure)
+	m.mb.RecordSyscallhealthEventsSuppressedDataPoint(ts, int64(stats.Suppressed))
+	m.mb.RecordSyscallhealthFailuresUntrackedDataPoint(ts, int64(stats.Untracked))
+	metrics := m.mb.Emit(metadata.WithResource(hostResource(m.mb.NewResourceBuilder(), m.host)))
+
+	// Forget what the kernel no longer counts (evicted or deleted) and the processes that are gone.
+	for key := range m.series {
+		if !seen[key] || exited[key.PID] {
+			delete(m.series, key)
+		}
+	}
+	for pid := range exited {
+		m.processes.forget(pid)
+		m.destination.forget(pid)
+	}
+	m.escalation.forget(exited)
+	m.previous = ts
+	m.destination.setPrevious(ts)
+	return metrics, gone
+}
+
+func (m *metricsCollector) startOf(c bpf.Count) pcommon.Timestamp {
+	s, ok := m.series[c.Key]
+	if !ok {
+		s = &seriesStart{start: m.previous}
+		m.series[c.Key] = s
+	} else if c.Count < s.count || c.FirstSeenNs != s.firstSeenNs {
+		s.start = m.previous
+	}
+	s.count, s.firstSeenNs = c.Count, c.FirstSeenNs
+	return s.start
+}

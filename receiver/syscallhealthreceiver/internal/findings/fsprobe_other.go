@@ -1,0 +1,11 @@
+//go:build !linux
+
+package findings
+
+// kernelFS knows nothing outside Linux: the receiver only runs there, and this keeps
+// the package (and the receiver's configuration) building on other platforms.
+type kernelFS struct{}
+
+func (kernelFS) mountIDInRoot(string, uint32, string) (int, bool) { return 0, false }
+
+func (kernelFS) openFile(string) (openFileInfo, bool) { return openFileInfo{}, false }

@@ -1,0 +1,130 @@
+package findings
+
+import (
+	"fmt"
+	"os"
+	"testing"
+)
+
+func TestMountResolverPrefixInProcessNamespace(t *testing.T) {
+	proc := newProcFixture(t)
+	proc.process(100, "mnt:[4026532001]", "container.txt")
+	proc.cwd(100, "/mnt/my data")
+	proc.process(1, "mnt:[4026531840]", "host_hybrid_cgroups.txt")
+	r := newMountResolver(proc.root, probeStub{}, newTestClock())
+
+	tests := []struct {
+		pid           uint32
+		path          string
+		hostNamespace bool
+		want          string
+		wantOK        bool
+	}{
+		{100, "/var/lib/postgresql/data/base/1", false, "/var/lib/postgresql/data", true},
+		{100, "/tmp/full/x", false, "/", true}, // the container does not see the host's /tmp/full
+		{100, "sub/file", false, "/mnt/my data", true},
+		{1, "/tmp/full/x", false, "/tmp/full", true},
+		{999, "/tmp/full/x", true, "/tmp/full", true}, // gone, ran on the host: host table
+		{999, "/tmp/full/x", false, "", false},        // gone, ran in a container: unknown
+		{1, "relative/without/cwd", false, "", false}, // pid 1 has no cwd link in the fixture
+		{100, "", false, "", false},
+	}
+	for _, tt := range tests {
+		m, ok := r.resolve(tt.pid, tt.path, tt.hostNamespace)
+		if ok != tt.wantOK || m.MountPoint != tt.want {
+			t.Errorf("resolve(%d, %q, host=%v) = %q, %v; want %q, %v", tt.pid, tt.path, tt.hostNamespace, m.MountPoint, ok, tt.want, tt.wantOK)
+		}
+	}
+}
+
+func TestMountResolverCachePerNamespaceWithTTL(t *testing.T) {
+	proc := newProcFixture(t)
+	proc.processWithMountInfo(100, "mnt:[1]", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n")
+	proc.processWithMountInfo(101, "mnt:[1]", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n")
+	clock := newTestClock()
+	r := newMountResolver(proc.root, probeStub{}, clock)
+
+	if m, _ := r.resolve(100, "/data/x", false); m.MountPoint != "/" {
+		t.Fatalf("got %q, want /", m.MountPoint)
+	}
+	// /data is mounted afterwards; pid 101 shares the namespace, whose table is cached.
+	proc.write(101, "mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 8:2 / /data rw - xfs /dev/sdb rw\n")
+	if m, _ := r.resolve(101, "/data/x", false); m.MountPoint != "/" {
+		t.Errorf("within the TTL: got %q, want the cached table's /", m.MountPoint)
+	}
+	clock.Advance(mountTableTTL)
+	if m, _ := r.resolve(101, "/data/x", false); m.MountPoint != "/data" {
+		t.Errorf("after the TTL: got %q, want /data", m.MountPoint)
+	}
+	if len(r.tables) != 1 {
+		t.Errorf("%d tables cached for one namespace, want 1", len(r.tables))
+	}
+}
+
+func TestMountResolverKernelMountIDBeatsStaleTable(t *testing.T) {
+	proc := newProcFixture(t)
+	proc.processWithMountInfo(100, "mnt:[1]", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n")
+	// The kernel says /data/x lives on mount 2 (mounted after the table was cached),
+	// and /link/y on mount 1 although a prefix would say /link (a symlink into /).
+	probe := probeStub{mountIDs: map[string]int{"/data/x": 2, "/link/y": 1}}
+	r := newMountResolver(proc.root, probe, newTestClock())
+	if m, _ := r.resolve(100, "/data/x", false); m.MountPoint != "/" {
+		t.Fatalf("mount 2 not in any table yet: got %q, want the prefix answer /", m.MountPoint)
+	}
+	proc.write(100, "mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:50 / /data rw - tmpfs tiny rw\n3 1 8:3 / /link rw - ext4 /dev/sdc rw\n")
+	m, ok := r.resolve(100, "/data/x", false)
+	if !ok || m.MountPoint != "/data" || m.Source != "tiny" {
+		t.Errorf("unknown kernel mount ID must reload the cached table: got %+v", m)
+	}
+	if m, _ := r.resolve(100, "/link/y", false); m.MountPoint != "/" {
+		t.Errorf("kernel mount ID must win over the prefix: got %q, want /", m.MountPoint)
+	}
+}
+
+func TestMountResolverBoundedCache(t *testing.T) {
+	proc := newProcFixture(t)
+	clock := newTestClock()
+	r := newMountResolver(proc.root, probeStub{}, clock)
+	for pid := uint32(1000); pid < 1000+maxMountTables+10; pid++ {
+		proc.processWithMountInfo(pid, fmt.Sprintf("mnt:[%d]", pid), "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n")
+		if _, ok := r.resolve(pid, "/x", false); !ok {
+			t.Fatalf("pid %d: not resolved", pid)
+		}
+		clock.Advance(1)
+	}
+	if len(r.tables) != maxMountTables {
+		t.Errorf("%d tables cached, want the bound %d", len(r.tables), maxMountTables)
+	}
+	if _, ok := r.tables["mnt:[1000]"]; ok {
+		t.Error("the oldest table should have been evicted")
+	}
+}
+
+// TestMountResolverRealProc resolves through the real /proc and kernel (no privileges needed).
+func TestMountResolverRealProc(t *testing.T) {
+	if _, err := os.Stat("/proc/self/mountinfo"); err != nil {
+		t.Skip("no procfs:", err)
+	}
+	r := newMountResolver("/proc", kernelFS{}, newTestClock())
+	pid := uint32(os.Getpid())
+	for _, p := range []string{"/proc/self/status", "/proc/self/does/not/exist"} {
+		m, ok := r.resolve(pid, p, false)
+		if !ok || m.MountPoint != "/proc" || m.FSType != "proc" {
+			t.Errorf("resolve(%q) = %+v, %v; want the proc mount on /proc", p, m, ok)
+		}
+	}
+	if !isLinux {
+		return
+	}
+	id, ok := (kernelFS{}).mountIDInRoot("/proc", pid, "/proc/self/does/not/exist")
+	if !ok {
+		t.Fatal("openat2+statx gave no mount ID for a path under /proc")
+	}
+	table, _, err := r.table(pid, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, found := table.byMountID(id); !found || m.MountPoint != "/proc" {
+		t.Errorf("kernel mount ID %d -> %+v, want the /proc mount", id, m)
+	}
+}

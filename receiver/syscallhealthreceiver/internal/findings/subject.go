@@ -1,0 +1,110 @@
+package findings
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// SubjectType says what a finding is about, and so which Subject fields are set.
+type SubjectType uint8
+
+const (
+	SubjectMount          SubjectType = iota + 1 // Mount (disk_full, read_only_filesystem, io_error)
+	SubjectUnknownMount                          // a path-less file failure whose filesystem could not be found; Executable
+	SubjectProcess                               // PID, Executable, ContainerID (fd_exhaustion EMFILE, memory_exhaustion)
+	SubjectHost                                  // the whole host (fd_exhaustion ENFILE)
+	SubjectCgroup                                // Cgroup, Limit (pids.max) (process_limit)
+	SubjectUser                                  // UID, Limit (RLIMIT_NPROC) (process_limit)
+	SubjectHostTasks                             // Limit (the lower of threads-max and pid_max) (process_limit)
+	SubjectUnknownLimit                          // a failed fork whose limit no longer held when checked; Executable
+	SubjectPeer                                  // Address is the destination (connection_*, network_unreachable)
+	SubjectLocal                                 // Address is the local address (port_conflict)
+	SubjectAccess                                // Path or Address, Executable (permission_denied)
+	SubjectUnknownAddress                        // a network failure without address; Executable
+	SubjectUnknownAccess                         // a denial without path or address; Executable
+)
+
+// Subject is what a finding is about. Name identifies it within its kind and is
+// the value of syscallhealth.issue.subject.
+type Subject struct {
+	Type SubjectType
+	Name string
+
+	Mount       Mount
+	PID         uint32
+	Executable  string
+	ContainerID string
+	Cgroup      string
+	// Limit is the limit found binding: pids.max, RLIMIT_NPROC or the host's task limit.
+	Limit   int64
+	UID     uint32
+	Address netip.AddrPort
+	// AddressIsLocal tells, for SubjectAccess, whether Address is the local (bind) or the peer (connect) address.
+	AddressIsLocal bool
+	Path           string
+}
+
+func mountSubject(m Mount) Subject {
+	return Subject{Type: SubjectMount, Name: m.MountPoint, Mount: m}
+}
+
+func unknownMountSubject(exe string) Subject {
+	return Subject{Type: SubjectUnknownMount, Name: withExecutable("unknown filesystem", exe), Executable: exe}
+}
+
+func processSubject(o *Observation) Subject {
+	return Subject{
+		Type: SubjectProcess, Name: withExecutable(fmt.Sprintf("pid %d", o.PID), o.Executable),
+		PID: o.PID, Executable: o.Executable, ContainerID: o.ContainerID,
+	}
+}
+
+func hostSubject() Subject { return Subject{Type: SubjectHost, Name: "host"} }
+
+func cgroupSubject(l pidsLimit, containerID string) Subject {
+	return Subject{Type: SubjectCgroup, Name: "cgroup " + l.cgroup, Cgroup: l.cgroup, Limit: l.max, ContainerID: containerID}
+}
+
+func userSubject(uid uint32, nproc int64) Subject {
+	return Subject{Type: SubjectUser, Name: fmt.Sprintf("uid %d", uid), UID: uid, Limit: nproc}
+}
+
+func hostTasksSubject(limit int64) Subject {
+	return Subject{Type: SubjectHostTasks, Name: "host", Limit: limit}
+}
+
+func unknownLimitSubject(exe string) Subject {
+	return Subject{Type: SubjectUnknownLimit, Name: withExecutable("unknown limit", exe), Executable: exe}
+}
+
+func peerSubject(a netip.AddrPort) Subject {
+	return Subject{Type: SubjectPeer, Name: a.String(), Address: a}
+}
+
+func localSubject(a netip.AddrPort) Subject {
+	return Subject{Type: SubjectLocal, Name: a.String(), Address: a}
+}
+
+func unknownAddressSubject(exe string) Subject {
+	return Subject{Type: SubjectUnknownAddress, Name: withExecutable("unknown address", exe), Executable: exe}
+}
+
+func accessPathSubject(p, exe string) Subject {
+	return Subject{Type: SubjectAccess, Name: withExecutable(p, exe), Path: p, Executable: exe}
+}
+
+func accessAddressSubject(a netip.AddrPort, local bool, exe string) Subject {
+	return Subject{Type: SubjectAccess, Name: withExecutable(a.String(), exe), Address: a, AddressIsLocal: local, Executable: exe}
+}
+
+func unknownAccessSubject(exe string) Subject {
+	return Subject{Type: SubjectUnknownAccess, Name: withExecutable("unknown target", exe), Executable: exe}
+}
+
+// withExecutable appends the executable to a subject name when it is known: "pid 42 (api)".
+func withExecutable(name, exe string) string {
+	if exe == "" {
+		return name
+	}
+	return name + " (" + exe + ")"
+}

@@ -1,0 +1,83 @@
+//go:build linux
+
+package syscallhealthreceiver // import "github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver"
+
+import (
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
+)
+
+const (
+	// flushInterval is the longest a failure waits in the receiver before it is handed to the pipeline.
+	flushInterval = 200 * time.Millisecond
+	// flushRecords is a batch size worth sending without waiting for the interval.
+	flushRecords = 512
+	// maxPendingRecords bounds the records waiting while the pipeline is busy; past it records are dropped
+	// and counted (syscallhealth.events.dropped, reason backpressure).
+	maxPendingRecords = 4096
+)
+
+// logBatch collects failure log records, grouped under one resource per process, between flushes. The
+// reader goroutine adds to it while the flusher takes it.
+type logBatch struct {
+	host         hostInfo
+	resources    metadata.ResourceAttributesConfig
+	scopeVersion string
+
+	mu     sync.Mutex
+	logs   plog.Logs
+	groups map[*processInfo]plog.LogRecordSlice
+	size   int
+}
+
+func newLogBatch(host hostInfo, resources metadata.ResourceAttributesConfig, scopeVersion string) *logBatch {
+	b := &logBatch{host: host, resources: resources, scopeVersion: scopeVersion}
+	b.reset()
+	return b
+}
+
+func (b *logBatch) reset() {
+	b.logs = plog.NewLogs()
+	b.groups = make(map[*processInfo]plog.LogRecordSlice)
+	b.size = 0
+}
+
+// add converts one event into a record of the batch. added is false when the batch is full (the caller
+// counts the drop); ready is true when the batch is worth flushing now.
+func (b *logBatch) add(p *processInfo, ev *bpf.Event, names failureNames, sev plog.SeverityNumber, clock wallClock, observed time.Time) (added, ready bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.size >= maxPendingRecords {
+		return false, true
+	}
+	records, ok := b.groups[p]
+	if !ok {
+		rl := b.logs.ResourceLogs().AppendEmpty()
+		processResource(metadata.NewResourceBuilder(b.resources), b.host, p).MoveTo(rl.Resource())
+		sl := rl.ScopeLogs().AppendEmpty()
+		sl.Scope().SetName(metadata.ScopeName)
+		sl.Scope().SetVersion(b.scopeVersion)
+		records = sl.LogRecords()
+		b.groups[p] = records
+	}
+	fillFailureRecord(records.AppendEmpty(), ev, names, sev, clock, observed)
+	b.size++
+	return true, b.size >= flushRecords
+}
+
+// take hands over the collected records and starts an empty batch.
+func (b *logBatch) take() (plog.Logs, int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.size == 0 {
+		return plog.Logs{}, 0
+	}
+	logs, n := b.logs, b.size
+	b.reset()
+	return logs, n
+}

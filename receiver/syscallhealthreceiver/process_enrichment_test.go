@@ -1,0 +1,214 @@
+//go:build linux
+
+package syscallhealthreceiver
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
+)
+
+const postgresContainer = "3f4b2c9d8e7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c"
+
+// testUsers stands in for /etc/passwd so the results do not depend on the machine running the tests.
+var testUsers = map[uint32]string{0: "root", 33: "www-data", 999: "postgres", 1000: "deploy"}
+
+// copyProcFixture copies testdata/proc (files and exe symlinks) so a test can change it.
+func copyProcFixture(t *testing.T) string {
+	t.Helper()
+	dst := t.TempDir()
+	src := filepath.Join("testdata", "proc")
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case d.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		default:
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(target, raw, 0o644)
+		}
+	})
+	require.NoError(t, err)
+	return dst
+}
+
+type testClock struct{ now time.Time }
+
+func (c *testClock) Now() time.Time { return c.now }
+
+func newTestProcessCache(procRoot string, readCommandLine bool, clock *testClock) *processCache {
+	c := newProcessCache(procRoot, readCommandLine)
+	c.now = clock.Now
+	c.lookupUser = func(uid uint32) string { return testUsers[uid] }
+	return c
+}
+
+func TestProcessEnrichmentFromProc(t *testing.T) {
+	clock := &testClock{now: time.Unix(1_700_000_000, 0)}
+	cache := newTestProcessCache(filepath.Join("testdata", "proc"), false, clock)
+
+	p := cache.forEvent(&bpf.Event{PID: 4242, PPID: 1, UID: 999, Comm: "postgres: walwr", CgroupID: 77})
+	assert.Equal(t, uint32(4242), p.PID)
+	assert.Equal(t, uint32(1), p.PPID)
+	assert.Equal(t, "postgres", p.ExecutableName, "the base name of /proc/<pid>/exe, not the thread's name")
+	assert.Equal(t, "/usr/lib/postgresql/16/bin/postgres", p.ExecutablePath)
+	assert.Equal(t, postgresContainer, p.ContainerID)
+	assert.Equal(t, "postgres", p.Owner)
+	assert.True(t, p.UIDKnown)
+	assert.Equal(t, uint32(999), p.UID)
+	assert.Empty(t, p.CommandLine, "command lines are read only when enabled")
+
+	withCmdline := newTestProcessCache(filepath.Join("testdata", "proc"), true, clock)
+	p = withCmdline.forEvent(&bpf.Event{PID: 4300, UID: 1000, Comm: "api"})
+	assert.Equal(t, "/app/api --db=postgres://app:s3cret@10.0.0.5:5432/app", p.CommandLine)
+	assert.Equal(t, "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d", p.ContainerID)
+	assert.Equal(t, uint32(4290), p.PPID)
+}
+
+func TestProcessEnrichmentOfExitedProcess(t *testing.T) {
+	clock := &testClock{now: time.Unix(1_700_000_000, 0)}
+	cache := newTestProcessCache(filepath.Join("testdata", "proc"), true, clock)
+
+	// A container's process is seen first; its cgroup is remembered.
+	cache.forEvent(&bpf.Event{PID: 4242, UID: 999, Comm: "postgres", CgroupID: 77})
+
+	// PID 5000 exited before the event was read: what the kernel sent is all there is, plus the container
+	// of its cgroup if another process of that cgroup was seen.
+	p := cache.forEvent(&bpf.Event{PID: 5000, PPID: 4242, UID: 1000, Comm: "worker", CgroupID: 77})
+	assert.Equal(t, &processInfo{PID: 5000, PPID: 4242, UID: 1000, UIDKnown: true, ExecutableName: "worker",
+		Owner: "deploy", ContainerID: postgresContainer}, p)
+
+	p = cache.forEvent(&bpf.Event{PID: 5001, PPID: 1, UID: 0, Comm: "cron", CgroupID: 12})
+	assert.Equal(t, &processInfo{PID: 5001, PPID: 1, UID: 0, UIDKnown: true, ExecutableName: "cron", Owner: "root"}, p)
+
+	assert.True(t, cache.exited(5000))
+	assert.False(t, cache.exited(4242))
+
+	// Counts of a process never seen in an event and gone: only the PID is known.
+	assert.Equal(t, &processInfo{PID: 6000}, cache.forPID(6000))
+}
+
+func TestProcessEnrichmentNoticesReuseAndExec(t *testing.T) {
+	root := copyProcFixture(t)
+	clock := &testClock{now: time.Unix(1_700_000_000, 0)}
+	cache := newTestProcessCache(root, false, clock)
+	ev := &bpf.Event{PID: 4400, UID: 33, Comm: "nginx"}
+
+	first := cache.forEvent(ev)
+	assert.Equal(t, "nginx", first.ExecutableName)
+	assert.Empty(t, first.ContainerID)
+
+	// The PID is reused by another process (new start time) with another executable.
+	stat := filepath.Join(root, "4400", "stat")
+	raw, err := os.ReadFile(stat)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(stat, []byte(strings.Replace(string(raw), " 700000 ", " 990000 ", 1)), 0o644))
+	require.NoError(t, os.Remove(filepath.Join(root, "4400", "exe")))
+	require.NoError(t, os.Symlink("/usr/bin/python3.12", filepath.Join(root, "4400", "exe")))
+
+	assert.Same(t, first, cache.forEvent(ev), "within revalidateAfter /proc is not read again")
+	assert.True(t, cache.exited(4400), "the process the cache knew is gone: its PID has a new start time")
+
+	clock.now = clock.now.Add(revalidateAfter)
+	reused := cache.forEvent(ev)
+	assert.NotSame(t, first, reused)
+	assert.Equal(t, "python3.12", reused.ExecutableName)
+	assert.False(t, cache.exited(4400))
+
+	// exec keeps the start time but changes the leader's name.
+	raw, err = os.ReadFile(stat)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(stat, []byte(strings.Replace(string(raw), "(nginx)", "(gunicorn)", 1)), 0o644))
+	clock.now = clock.now.Add(revalidateAfter)
+	execed := cache.forEvent(ev)
+	assert.NotSame(t, reused, execed)
+
+	// Nothing changed: the entry is kept.
+	clock.now = clock.now.Add(revalidateAfter)
+	assert.Same(t, execed, cache.forEvent(ev))
+}
+
+func TestProcessEnrichmentSurvivesProcRaces(t *testing.T) {
+	root := copyProcFixture(t)
+	clock := &testClock{now: time.Unix(1_700_000_000, 0)}
+	cache := newTestProcessCache(root, true, clock)
+
+	// Files emptied or cut short by a process exiting while they are read.
+	for _, name := range []string{"stat", "status", "cmdline", "cgroup"} {
+		require.NoError(t, os.WriteFile(filepath.Join(root, "4500", name), nil, 0o644))
+	}
+	require.NoError(t, os.Remove(filepath.Join(root, "4500", "exe")))
+	p := cache.forEvent(&bpf.Event{PID: 4500, PPID: 4490, UID: 1000, Comm: "java"})
+	assert.Equal(t, &processInfo{PID: 4500, PPID: 4490, UID: 1000, UIDKnown: true, ExecutableName: "java", Owner: "deploy"}, p)
+
+	// A stat line cut in the middle.
+	require.NoError(t, os.WriteFile(filepath.Join(root, "4300", "stat"), []byte("4300 (api) S 4290 43"), 0o644))
+	p = cache.forPID(4300)
+	assert.Equal(t, &processInfo{PID: 4300}, p)
+	assert.True(t, cache.exited(4300))
+
+	for _, raw := range []string{"", "4300", "4300 (api", "4300 api) S 1", "4300 (a) S x 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20"} {
+		_, err := parseStat([]byte(raw))
+		assert.Error(t, err, raw)
+	}
+	// A name with spaces and parentheses.
+	st, err := parseStat([]byte("77 (my (odd) name) R 5 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 4242 0 0"))
+	require.NoError(t, err)
+	assert.Equal(t, procStat{comm: "my (odd) name", ppid: 5, startTime: 4242}, st)
+}
+
+func TestProcessCacheIsBounded(t *testing.T) {
+	clock := &testClock{now: time.Unix(1_700_000_000, 0)}
+	cache := newTestProcessCache(t.TempDir(), false, clock)
+	for pid := uint32(1); pid <= processCacheSize+10; pid++ {
+		cache.forEvent(&bpf.Event{PID: pid, Comm: "p" + strconv.Itoa(int(pid))})
+	}
+	assert.Len(t, cache.byPID, processCacheSize)
+	assert.Equal(t, processCacheSize, cache.recency.Len())
+	assert.NotContains(t, cache.byPID, uint32(1), "the least recently used process is forgotten first")
+	assert.Contains(t, cache.byPID, uint32(processCacheSize+10))
+
+	cache.forget(processCacheSize + 10)
+	assert.NotContains(t, cache.byPID, uint32(processCacheSize+10))
+	assert.Equal(t, processCacheSize-1, cache.recency.Len())
+}
+
+func TestCommandLineOnlyWhenEnabled(t *testing.T) {
+	clock := &testClock{now: time.Unix(1_700_000_000, 0)}
+	p := newTestProcessCache(filepath.Join("testdata", "proc"), true, clock).forEvent(&bpf.Event{PID: 4300, UID: 1000, Comm: "api"})
+	require.NotEmpty(t, p.CommandLine)
+
+	cfg := createDefaultConfig()
+	res := processResource(metadata.NewResourceBuilder(cfg.builderConfig().ResourceAttributes), hostInfo{}, p)
+	_, ok := res.Attributes().Get("process.command_line")
+	assert.False(t, ok, "off by default: command lines can hold secrets")
+
+	cfg.IncludeCommandLine = true
+	res = processResource(metadata.NewResourceBuilder(cfg.builderConfig().ResourceAttributes), hostInfo{}, p)
+	v, ok := res.Attributes().Get("process.command_line")
+	require.True(t, ok)
+	assert.Equal(t, "/app/api --db=postgres://app:s3cret@10.0.0.5:5432/app", v.Str())
+}

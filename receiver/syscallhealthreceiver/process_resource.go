@@ -1,0 +1,51 @@
+//go:build linux
+
+package syscallhealthreceiver // import "github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver"
+
+import (
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
+)
+
+// hostInfo is the part of every resource that describes the machine.
+type hostInfo struct {
+	name string
+}
+
+// processResource is the resource of one process, for its log records and its metrics alike, so both
+// signals of a process join on identical attributes. Unknown attributes are left out.
+func processResource(rb *metadata.ResourceBuilder, host hostInfo, p *processInfo) pcommon.Resource {
+	rb.SetProcessPid(int64(p.PID))
+	if p.PPID != 0 {
+		rb.SetProcessParentPid(int64(p.PPID))
+	}
+	if p.ExecutableName != "" {
+		rb.SetProcessExecutableName(p.ExecutableName)
+	}
+	if p.ExecutablePath != "" {
+		rb.SetProcessExecutablePath(p.ExecutablePath)
+	}
+	if p.CommandLine != "" {
+		rb.SetProcessCommandLine(p.CommandLine)
+	}
+	if p.UIDKnown {
+		rb.SetProcessUserID(int64(p.UID))
+	}
+	if p.Owner != "" {
+		rb.SetProcessOwner(p.Owner)
+	}
+	if p.ContainerID != "" {
+		rb.SetContainerID(p.ContainerID)
+	}
+	return hostResource(rb, host)
+}
+
+// hostResource is the resource of the receiver's own series (events dropped and suppressed).
+func hostResource(rb *metadata.ResourceBuilder, host hostInfo) pcommon.Resource {
+	if host.name != "" {
+		rb.SetHostName(host.name)
+	}
+	rb.SetOsType("linux")
+	return rb.Emit()
+}

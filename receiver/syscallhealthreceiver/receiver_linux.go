@@ -1,0 +1,273 @@
+//go:build linux
+
+package syscallhealthreceiver // import "github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.uber.org/zap"
+
+	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
+)
+
+// kernelProbe is what the receiver uses of the loaded kernel probes (*bpf.Probe).
+type kernelProbe interface {
+	Hook() bpf.Hook
+	ReadEvent(ev *bpf.Event) error
+	Counts() ([]bpf.Count, error)
+	DeleteCounts(keys []bpf.CountKey) error
+	Stats() (bpf.Stats, error)
+	Close() error
+}
+
+func loadKernelProbe(opts bpf.Options) (kernelProbe, error) {
+	return bpf.Load(opts)
+}
+
+// readErrorBackoff paces the reader after an unexpected ring buffer error so it cannot spin.
+const readErrorBackoff = 100 * time.Millisecond
+
+// syscallHealthReceiver is one component instance, shared by the logs and metrics pipelines that use it:
+// one set of kernel probes, one reader.
+type syscallHealthReceiver struct {
+	cfg      *Config
+	settings receiver.Settings
+	obsrecv  *receiverhelper.ObsReport
+	load     func(bpf.Options) (kernelProbe, error)
+	procRoot string
+
+	nextLogs    consumer.Logs    // nil when no logs pipeline uses the receiver
+	nextMetrics consumer.Metrics // nil when no metrics pipeline uses the receiver
+
+	probe       kernelProbe
+	clock       wallClock
+	processes   *processCache
+	escalation  *escalationTracker
+	destination *destinationCounts
+	drops       dropCounters
+	batch       *logBatch
+	collector   *metricsCollector
+	flushNow    chan struct{}
+
+	cancelReader context.CancelFunc
+	cancelLoops  context.CancelFunc
+	reader       sync.WaitGroup
+	loops        sync.WaitGroup
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+func newSyscallHealthReceiver(cfg *Config, set receiver.Settings) (*syscallHealthReceiver, error) {
+	obsrecv, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
+		ReceiverID:             set.ID,
+		Transport:              "ebpf",
+		LongLivedCtx:           true,
+		ReceiverCreateSettings: set,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &syscallHealthReceiver{
+		cfg:      cfg,
+		settings: set,
+		obsrecv:  obsrecv,
+		load:     loadKernelProbe,
+		procRoot: "/proc",
+		flushNow: make(chan struct{}, 1),
+	}, nil
+}
+
+// Start loads and attaches the kernel probes and starts reading; it does not wait for any event.
+func (r *syscallHealthReceiver) Start(_ context.Context, host component.Host) error {
+	opts, err := r.cfg.probeOptions()
+	if err != nil {
+		return err
+	}
+	probe, err := r.load(opts)
+	if err != nil {
+		err = fmt.Errorf("syscallhealth receiver: kernel probes not loaded: %w", err)
+		if r.cfg.ErrorMode == ErrorModeIgnore {
+			r.settings.Logger.Warn("running without syscall failure events (error_mode: ignore)", zap.Error(err))
+			componentstatus.ReportStatus(host, componentstatus.NewPermanentErrorEvent(err))
+			return nil
+		}
+		return err
+	}
+	r.settings.Logger.Info("kernel probes attached", zap.String("hook", string(probe.Hook())), zap.Int("syscalls", len(opts.Rules)))
+
+	loadTime := time.Now()
+	hostName, err := os.Hostname()
+	if err != nil {
+		r.settings.Logger.Warn("host.name left out: the host name is not readable", zap.Error(err))
+	}
+	machine := hostInfo{name: hostName}
+	r.probe = probe
+	r.clock = bpf.NewBootClock()
+	r.processes = newProcessCache(r.procRoot, r.cfg.readsCommandLine())
+	r.escalation = newEscalationTracker()
+	r.destination = newDestinationCounts(r.settings.Logger, r.cfg.Metrics.SyscallhealthConnectFailures.Enabled, pcommon.NewTimestampFromTime(loadTime))
+	mbc := r.cfg.builderConfig()
+	r.batch = newLogBatch(machine, mbc.ResourceAttributes, r.settings.BuildInfo.Version)
+	mb := metadata.NewMetricsBuilder(mbc, r.settings, metadata.WithStartTime(pcommon.NewTimestampFromTime(loadTime)))
+	r.collector = newMetricsCollector(mb, machine, r.processes, r.destination, &r.drops, r.escalation, loadTime)
+
+	readerCtx, cancelReader := context.WithCancel(context.Background())
+	loopsCtx, cancelLoops := context.WithCancel(context.Background())
+	r.cancelReader, r.cancelLoops = cancelReader, cancelLoops
+	r.reader.Add(1)
+	go r.readEvents(readerCtx)
+	r.loops.Add(2)
+	go r.flushLoop(loopsCtx)
+	go r.collectLoop(loopsCtx)
+	return nil
+}
+
+// Shutdown emits the counts one last time, closes the probes (which unblocks the reader), sends the
+// records still pending and waits for every goroutine. It is safe to call more than once.
+func (r *syscallHealthReceiver) Shutdown(ctx context.Context) error {
+	r.shutdownOnce.Do(func() {
+		if r.probe == nil {
+			return // never started, or the probes did not load (error_mode: ignore)
+		}
+		r.cancelLoops()
+		r.loops.Wait()
+		r.collect(ctx)
+
+		r.shutdownErr = r.probe.Close()
+		r.cancelReader()
+		r.reader.Wait()
+		r.flush(ctx)
+	})
+	return r.shutdownErr
+}
+
+func (r *syscallHealthReceiver) readEvents(ctx context.Context) {
+	defer r.reader.Done()
+	var ev bpf.Event // reused: the decoder fills it in place
+	for {
+		err := r.probe.ReadEvent(&ev)
+		switch {
+		case err == nil:
+			r.handleEvent(&ev)
+		case errors.Is(err, bpf.ErrClosed):
+			return
+		case errors.Is(err, bpf.ErrMalformedEvent):
+			r.drops.malformed.Add(1)
+			r.settings.Logger.Debug("undecodable ring buffer record, counted in syscallhealth.events.dropped", zap.Error(err))
+		default:
+			r.settings.Logger.Warn("reading the kernel ring buffer failed", zap.Error(err))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(readErrorBackoff):
+			}
+		}
+	}
+}
+
+// handleEvent enriches one event and queues its log record.
+func (r *syscallHealthReceiver) handleEvent(ev *bpf.Event) {
+	p := r.processes.forEvent(ev)
+	r.destination.observe(ev)
+	if r.nextLogs == nil {
+		return
+	}
+	names := namesOf(ev)
+	sev := r.escalation.severityOf(ev, names.syscall, names.errno)
+	added, ready := r.batch.add(p, ev, names, sev, r.clock, time.Now())
+	if !added {
+		r.drops.backpressure.Add(1)
+	}
+	if ready {
+		select {
+		case r.flushNow <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (r *syscallHealthReceiver) flushLoop(ctx context.Context) {
+	defer r.loops.Done()
+	ticker := time.NewTicker(flushInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		case <-r.flushNow:
+		}
+		r.flush(ctx)
+	}
+}
+
+func (r *syscallHealthReceiver) flush(ctx context.Context) {
+	logs, n := r.batch.take()
+	if n == 0 {
+		return
+	}
+	opCtx := r.obsrecv.StartLogsOp(ctx)
+	err := r.nextLogs.ConsumeLogs(opCtx, logs)
+	r.obsrecv.EndLogsOp(opCtx, metadata.Type.String(), n, err)
+	if err != nil {
+		r.drops.consumerError.Add(uint64(n))
+		r.settings.Logger.Warn("the next consumer rejected failure log records; they are counted in syscallhealth.events.dropped",
+			zap.Int("records", n), zap.Error(err))
+	}
+}
+
+func (r *syscallHealthReceiver) collectLoop(ctx context.Context) {
+	defer r.loops.Done()
+	ticker := time.NewTicker(r.cfg.CollectionInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			r.collect(ctx)
+		}
+	}
+}
+
+// collect emits the exact counts and forgets the processes that have exited, in the kernel map too.
+func (r *syscallHealthReceiver) collect(ctx context.Context) {
+	counts, err := r.probe.Counts()
+	if err != nil {
+		r.settings.Logger.Warn("reading the in-kernel failure counts failed", zap.Error(err))
+		return
+	}
+	stats, err := r.probe.Stats()
+	if err != nil {
+		r.settings.Logger.Warn("reading the probe statistics failed", zap.Error(err))
+		return
+	}
+	metrics, gone := r.collector.collect(counts, stats, time.Now())
+	if len(gone) > 0 {
+		if err := r.probe.DeleteCounts(gone); err != nil {
+			r.settings.Logger.Warn("removing the counts of exited processes failed; they are emitted again next time", zap.Error(err))
+		}
+	}
+	if r.nextMetrics == nil {
+		return
+	}
+	opCtx := r.obsrecv.StartMetricsOp(ctx)
+	err = r.nextMetrics.ConsumeMetrics(opCtx, metrics)
+	r.obsrecv.EndMetricsOp(opCtx, metadata.Type.String(), metrics.DataPointCount(), err)
+	if err != nil {
+		r.settings.Logger.Warn("the next consumer rejected the failure metrics; the cumulative values are sent again next interval",
+			zap.Error(err))
+	}
+}
