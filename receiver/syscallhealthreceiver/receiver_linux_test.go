@@ -275,13 +275,20 @@ func TestLogsAndMetricsShareOneProbe(t *testing.T) {
 	probe.send(t, readResult{ev: recordedFailures(t)[0]})
 	require.Eventually(t, func() bool { return logsSink.LogRecordCount() == 1 }, 5*time.Second, 10*time.Millisecond)
 
+	// The first Shutdown stops the shared receiver while both pipelines' consumers still run.
 	require.NoError(t, logsHandle.Shutdown(context.Background()))
-	require.NoError(t, logsHandle.Shutdown(context.Background()), "a handle's second Shutdown does not count again")
-	assert.Equal(t, int32(0), probe.closes.Load(), "the metrics pipeline still uses the probes")
+	assert.Equal(t, int32(1), probe.closes.Load())
+	assert.Len(t, metricsSink.AllMetrics(), 1, "the final collection reached the metrics pipeline")
 	require.NoError(t, metricsHandle.Shutdown(context.Background()))
+	require.NoError(t, logsHandle.Shutdown(context.Background()), "Shutdown is safe twice")
 	assert.Equal(t, int32(1), probe.closes.Load())
 	assert.Empty(t, registry.byID, "a later collector start creates a fresh receiver")
-	assert.Len(t, metricsSink.AllMetrics(), 1, "the final collection at Shutdown")
+
+	// A reload creates a new receiver for the same component ID.
+	again, err := registry.acquire(set, cfg, func(r *syscallHealthReceiver) { r.nextLogs = logsSink })
+	require.NoError(t, err)
+	assert.NotSame(t, logsHandle.shared, again.shared)
+	require.NoError(t, again.Shutdown(context.Background()))
 }
 
 func forEachDataPoint(md pmetric.Metrics, fn func(name string, dp pmetric.NumberDataPoint)) {

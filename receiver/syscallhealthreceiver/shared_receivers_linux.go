@@ -17,14 +17,15 @@ type sharedReceivers struct {
 	byID map[component.ID]*sharedReceiver
 }
 
-// sharedReceiver counts the pipeline handles of one receiver: it starts with the first Start and shuts
-// down when the last handle shuts down.
+// sharedReceiver is one receiver and the pipelines using it: it starts with the first Start and shuts down
+// with the first Shutdown, while the components downstream of every pipeline still run (the collector
+// shuts receivers down before what they feed), so its last counts and records reach them.
 type sharedReceiver struct {
 	id       component.ID
 	receiver *syscallHealthReceiver
-	handles  int
 	started  bool
 	startErr error
+	stopped  bool
 }
 
 func newSharedReceivers() *sharedReceivers {
@@ -46,7 +47,6 @@ func (s *sharedReceivers) acquire(set receiver.Settings, cfg *Config, attach fun
 		s.byID[set.ID] = shared
 	}
 	attach(shared.receiver)
-	shared.handles++
 	return &receiverHandle{registry: s, shared: shared}, nil
 }
 
@@ -60,26 +60,25 @@ func (s *sharedReceivers) start(ctx context.Context, shared *sharedReceiver, hos
 	return shared.startErr
 }
 
-func (s *sharedReceivers) release(ctx context.Context, shared *sharedReceiver) error {
+// stop shuts the receiver down on the first call and forgets it, so a collector reload creates a new one.
+func (s *sharedReceivers) stop(ctx context.Context, shared *sharedReceiver) error {
 	s.mu.Lock()
-	shared.handles--
-	last := shared.handles == 0
-	if last && s.byID[shared.id] == shared {
+	if shared.stopped {
+		s.mu.Unlock()
+		return nil
+	}
+	shared.stopped = true
+	if s.byID[shared.id] == shared {
 		delete(s.byID, shared.id)
 	}
 	s.mu.Unlock()
-	if !last {
-		return nil
-	}
 	return shared.receiver.Shutdown(ctx)
 }
 
-// receiverHandle is what one pipeline holds; its Shutdown counts once however often it is called.
+// receiverHandle is what one pipeline holds.
 type receiverHandle struct {
 	registry *sharedReceivers
 	shared   *sharedReceiver
-	once     sync.Once
-	err      error
 }
 
 func (h *receiverHandle) Start(ctx context.Context, host component.Host) error {
@@ -87,6 +86,5 @@ func (h *receiverHandle) Start(ctx context.Context, host component.Host) error {
 }
 
 func (h *receiverHandle) Shutdown(ctx context.Context) error {
-	h.once.Do(func() { h.err = h.registry.release(ctx, h.shared) })
-	return h.err
+	return h.registry.stop(ctx, h.shared)
 }

@@ -322,24 +322,35 @@ func (e *Engine) releasePending(s *series) {
 	e.flushPending(s, subject)
 }
 
-// subjectOf resolves the subject of a failure. When the observation is not enough, a
-// path-less file failure takes the filesystem another series of the same process and
-// kind was resolved to (its open(2) had the path its write(2) lacks); otherwise, with
-// final set, the fallback subject named after the process is used, and without it
-// the caller waits for better context.
+// subjectOf resolves the subject of a failure. When the observation and the system
+// no longer tell, a failure whose subject does not depend on its arguments takes the
+// subject the same process's failures of that kind were resolved to: a write(2) has
+// no path but its failed open(2) had one; a fork failing again after its pids cgroup
+// dropped below the limit. Otherwise, with final set, the fallback subject named after
+// the process is used, and without it the caller waits for better context.
 func (e *Engine) subjectOf(k Kind, o *Observation, final bool) (Subject, bool) {
 	subject, ok := e.resolver.resolve(k, o)
 	if ok {
 		return subject, true
 	}
-	if k == KindDiskFull || k == KindReadOnlyFilesystem || k == KindIOError {
+	switch k {
+	case KindDiskFull, KindReadOnlyFilesystem, KindIOError, KindProcessLimit:
 		for _, s := range e.series.byPID[o.PID] {
-			if s.kind == k && s.hasSubject && s.subject.Type == SubjectMount {
+			if s.kind == k && s.hasSubject && isConfirmed(s.subject) {
 				return s.subject, true
 			}
 		}
 	}
 	return subject, final
+}
+
+// isConfirmed tells a subject found on the system from a fallback named after the process.
+func isConfirmed(s Subject) bool {
+	switch s.Type {
+	case SubjectUnknownMount, SubjectUnknownAddress, SubjectUnknownAccess, SubjectUnknownLimit:
+		return false
+	}
+	return true
 }
 
 func (e *Engine) flushPending(s *series, subject Subject) {

@@ -572,6 +572,27 @@ func TestProcessLimitSubjects(t *testing.T) {
 	}
 }
 
+// TestProcessLimitKeepsConfirmedCgroup: a fork that fails again after the cgroup fell
+// below its limit (the children exited before the engine looked) stays with the cgroup.
+func TestProcessLimitKeepsConfirmedCgroup(t *testing.T) {
+	cg := newCgroupFixture(t, hybridMounts)
+	cg.proc.write(100, "cgroup", "8:pids:/ci\n0::/\n")
+	cg.file("pids/ci/pids.max", "3\n")
+	cg.file("pids/ci/pids.current", "3\n")
+	f := newEngineFixture(t, nil)
+	f.engine.resolver = newSubjectResolver(cg.proc.root, probeStub{}, f.clock)
+	fork := func(total uint64) Observation {
+		return Observation{Time: f.clock.Now(), PID: 100, Executable: "bash", Syscall: "clone", Errno: "EAGAIN", Category: "process", Total: total}
+	}
+	f.engine.ObserveEvent(fork(1))
+	cg.file("pids/ci/pids.current", "1\n")
+	f.engine.ObserveEvent(fork(2))
+	tr := f.expect("process_limit open cgroup /ci")[0]
+	if tr.TotalCount != 2 {
+		t.Errorf("total %d, want 2", tr.TotalCount)
+	}
+}
+
 func TestHostTaskLimit(t *testing.T) {
 	proc := newProcFixture(t)
 	write := func(name, content string) {

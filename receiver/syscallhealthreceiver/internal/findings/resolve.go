@@ -57,7 +57,7 @@ func (r *subjectResolver) resolve(k Kind, o *Observation) (Subject, bool) {
 		if limit, ok := nprocLimit(r.procRoot, o.PID, o.UID); ok {
 			return userSubject(o.UID, limit), true
 		}
-		return unknownLimitSubject(o.Executable), true
+		return unknownLimitSubject(o.Executable), false
 	case KindConnectionRefused, KindConnectionTimeout, KindNetworkUnreachable:
 		if o.Peer.IsValid() {
 			return peerSubject(o.Peer), true
