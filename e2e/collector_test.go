@@ -62,22 +62,43 @@ type failureCase struct {
 	wantSuppressed bool
 }
 
-func TestCollectorReportsRealFailures(t *testing.T) {
+// requireCollector skips the test when not root and fails it when the collector binary is missing.
+func requireCollector(t *testing.T) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the collector loads eBPF programs and the triggers mount a tmpfs, setuid and use a pids cgroup; run `sudo make test`")
 	}
 	if _, err := os.Stat(collectorPath); err != nil {
 		t.Fatalf("%s is missing (%v): run `make build` first (`make test` builds it)", collectorPath, err)
 	}
-	work := t.TempDir()
-	triggerPath := filepath.Join(work, "syscallhealth-trigger")
-	build := exec.Command("go", "build", "-o", triggerPath, "../cmd/syscallhealth-trigger")
-	out, err := build.CombinedOutput()
+}
+
+// buildTrigger builds the trigger CLI into dir and returns its path.
+func buildTrigger(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "syscallhealth-trigger")
+	out, err := exec.Command("go", "build", "-o", path, "../cmd/syscallhealth-trigger").CombinedOutput()
 	require.NoError(t, err, "building the trigger: %s", out)
+	return path
+}
+
+// mountTmpfs mounts a tmpfs with the given options on a new directory dir, unmounted when the test ends.
+func mountTmpfs(t *testing.T, dir, options string) string {
+	t.Helper()
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	require.NoError(t, unix.Mount("tmpfs", dir, "tmpfs", 0, options), "mounting a tmpfs on %s", dir)
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	return dir
+}
+
+func TestCollectorReportsRealFailures(t *testing.T) {
+	requireCollector(t)
+	work := t.TempDir()
+	triggerPath := buildTrigger(t, work)
 
 	cases := failureCases(t, work)
 	output := filepath.Join(work, "output.json")
-	collector := startCollector(t, output)
+	collector := startCollector(t, "testdata/config.yaml", output)
 
 	// Every trigger runs at once: each is its own process, so its series are its own.
 	started := time.Now()
@@ -85,7 +106,9 @@ func TestCollectorReportsRealFailures(t *testing.T) {
 	errs := make([]error, len(cases))
 	var wg sync.WaitGroup
 	for i, c := range cases {
-		wg.Go(func() { results[i], errs[i] = runTrigger(triggerPath, c) })
+		wg.Go(func() {
+			results[i], errs[i] = runTrigger(triggerPath, append(c.args, "-linger", triggerLinger.String())...)
+		})
 	}
 	wg.Wait()
 	for i, c := range cases {
@@ -125,15 +148,8 @@ func TestCollectorReportsRealFailures(t *testing.T) {
 
 func failureCases(t *testing.T, work string) []failureCase {
 	t.Helper()
-	tmpfs := func(name, opts string) string {
-		dir := filepath.Join(work, name)
-		require.NoError(t, os.Mkdir(dir, 0o755))
-		require.NoError(t, unix.Mount("tmpfs", dir, "tmpfs", 0, opts))
-		t.Cleanup(func() { unix.Unmount(dir, 0) })
-		return dir
-	}
-	blocksFull := tmpfs("blocks", "size=1m")
-	inodesFull := tmpfs("inodes", "size=1m,nr_inodes=8")
+	blocksFull := mountTmpfs(t, filepath.Join(work, "blocks"), "size=1m")
+	inodesFull := mountTmpfs(t, filepath.Join(work, "inodes"), "size=1m,nr_inodes=8")
 	private := filepath.Join(work, "private")
 	require.NoError(t, os.Mkdir(private, 0o755))
 	secret := filepath.Join(private, "secret")
@@ -164,13 +180,13 @@ func failureCases(t *testing.T, work string) []failureCase {
 	}
 }
 
-// runTrigger runs one trigger process and returns the result it printed.
-func runTrigger(path string, c failureCase) (trigger.Result, error) {
-	cmd := exec.Command(path, append(c.args, "-linger", triggerLinger.String())...)
+// runTrigger runs one trigger process (scenario and flags in args) and returns the result it printed.
+func runTrigger(path string, args ...string) (trigger.Result, error) {
+	cmd := exec.Command(path, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return trigger.Result{}, fmt.Errorf("%s %s: %w: %s", path, strings.Join(c.args, " "), err, stderr.String())
+		return trigger.Result{}, fmt.Errorf("%s %s: %w: %s", path, strings.Join(args, " "), err, stderr.String())
 	}
 	var r trigger.Result
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
@@ -294,13 +310,15 @@ type logRecord struct {
 	record   plog.LogRecord
 }
 
+// dataPoint is one point of a sum or gauge.
 type dataPoint struct {
 	resource pcommon.Map
 	name     string
 	point    pmetric.NumberDataPoint
 }
 
-// readOutput parses the file exporter's output: one OTLP JSON request per line.
+// readOutput parses the file exporter's output: one OTLP JSON request per line. Sums must be monotonic and
+// cumulative.
 func readOutput(t *testing.T, path string) ([]logRecord, []dataPoint) {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -331,12 +349,18 @@ func readOutput(t *testing.T, path string) ([]logRecord, []dataPoint) {
 			for _, rm := range md.ResourceMetrics().All() {
 				for _, sm := range rm.ScopeMetrics().All() {
 					for _, m := range sm.Metrics().All() {
-						if m.Type() != pmetric.MetricTypeSum {
+						var dps pmetric.NumberDataPointSlice
+						switch m.Type() {
+						case pmetric.MetricTypeSum:
+							assert.True(t, m.Sum().IsMonotonic(), m.Name())
+							assert.Equal(t, pmetric.AggregationTemporalityCumulative, m.Sum().AggregationTemporality(), m.Name())
+							dps = m.Sum().DataPoints()
+						case pmetric.MetricTypeGauge:
+							dps = m.Gauge().DataPoints()
+						default:
 							continue
 						}
-						assert.True(t, m.Sum().IsMonotonic(), m.Name())
-						assert.Equal(t, pmetric.AggregationTemporalityCumulative, m.Sum().AggregationTemporality(), m.Name())
-						for _, p := range m.Sum().DataPoints().All() {
+						for _, p := range dps.All() {
 							points = append(points, dataPoint{resource: rm.Resource().Attributes(), name: m.Name(), point: p})
 						}
 					}
@@ -404,12 +428,13 @@ type runningCollector struct {
 	done chan error
 }
 
-// startCollector starts the built collector on testdata/config.yaml and waits until it is ready.
-func startCollector(t *testing.T, output string) *runningCollector {
+// startCollector starts the built collector on a configuration in testdata whose file exporter writes to
+// output, and waits until it is ready.
+func startCollector(t *testing.T, config, output string) *runningCollector {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, collectorPath, "--config=testdata/config.yaml")
+	cmd := exec.CommandContext(ctx, collectorPath, "--config="+config)
 	cmd.Env = append(os.Environ(), "SYSCALLHEALTH_E2E_OUTPUT="+output)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/findings"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
 )
 
@@ -60,6 +61,8 @@ type Config struct {
 	IncludeCommandLine bool `mapstructure:"include_command_line"`
 	// ErrorMode is what happens when the probes cannot load: propagate (fail the start) or ignore.
 	ErrorMode ErrorMode `mapstructure:"error_mode"`
+	// Findings turns failure patterns into health findings (syscallhealth.issue records, syscallhealth.issues.active).
+	Findings findings.Config `mapstructure:"findings"`
 
 	metadata.MetricsBuilderConfig `mapstructure:",squash"`
 }
@@ -79,6 +82,7 @@ func createDefaultConfig() *Config {
 		IncludePaths:         true,
 		IncludeCommandLine:   false,
 		ErrorMode:            ErrorModePropagate,
+		Findings:             findings.NewDefaultConfig(),
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 	}
 }

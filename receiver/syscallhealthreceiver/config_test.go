@@ -8,9 +8,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/findings"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
 )
 
@@ -52,6 +54,9 @@ func TestLoadConfig(t *testing.T) {
 		assert.False(t, cfg.readsCommandLine(), "command lines can hold secrets: off by default")
 		assert.False(t, cfg.builderConfig().ResourceAttributes.ProcessCommandLine.Enabled)
 		assert.Equal(t, ErrorModePropagate, cfg.ErrorMode)
+		assert.Equal(t, findings.NewDefaultConfig(), cfg.Findings)
+		assert.True(t, cfg.Findings.Enabled, "findings are on by default")
+		require.NoError(t, confmap.Validate(cfg), "the collector's recursive validation, nested findings included")
 
 		rules, err := cfg.rules()
 		require.NoError(t, err)
@@ -140,6 +145,43 @@ func TestLoadConfig(t *testing.T) {
 				assert.Equal(t, d, byName["connect"], "a listed syscall without its own errnos keeps its defaults")
 			}
 		}
+	})
+}
+
+func TestLoadFindingsConfig(t *testing.T) {
+	t.Run("custom", func(t *testing.T) {
+		cfg, err := loadTestConfig(t, "findings")
+		require.NoError(t, err)
+		require.NoError(t, confmap.Validate(cfg))
+		expected := findings.NewDefaultConfig()
+		expected.QuietPeriod = 2 * time.Minute
+		expected.MaxQuietPeriod = 20 * time.Minute
+		expected.MaxSubjects = 64
+		expected.Kinds.ConnectionRefused.Threshold = 20
+		expected.Kinds.PermissionDenied.Enabled = false
+		assert.Equal(t, expected, cfg.Findings, "a partial kind override keeps that kind's other defaults")
+	})
+
+	t.Run("disabled", func(t *testing.T) {
+		cfg, err := loadTestConfig(t, "findings_disabled")
+		require.NoError(t, err)
+		require.NoError(t, confmap.Validate(cfg))
+		assert.False(t, cfg.Findings.Enabled)
+	})
+
+	t.Run("invalid settings name their field", func(t *testing.T) {
+		cfg, err := loadTestConfig(t, "findings_invalid")
+		require.NoError(t, err)
+		require.NoError(t, cfg.Validate(), "the receiver's own Validate leaves the nested findings to the collector")
+		err = confmap.Validate(cfg)
+		require.Error(t, err)
+		assert.ErrorContains(t, err, "findings: quiet_period must be positive, got 0s")
+		assert.ErrorContains(t, err, "findings::kinds::disk_full: threshold must be at least 1 failure")
+	})
+
+	t.Run("unknown kind", func(t *testing.T) {
+		_, err := loadTestConfig(t, "findings_unknown_kind")
+		require.ErrorContains(t, err, "disk_ful")
 	})
 }
 

@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/findings"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
 )
 
@@ -91,34 +92,43 @@ func recordedFailures(t testing.TB) []bpf.Event {
 	return []bpf.Event{diskFull, walFull, refused, refusedStorm, portTaken, forkLimit, kafkaRefused, timeout, outOfMemory, missingConfig}
 }
 
-// conversionPipeline is the receiver's event path without the kernel: enrich, escalate, batch.
+// conversionPipeline is the receiver's event path without the kernel: enrich, observe for findings,
+// escalate, batch.
 type conversionPipeline struct {
 	processes   *processCache
 	escalation  *escalationTracker
 	destination *destinationCounts
+	findings    *findings.Engine
 	batch       *logBatch
 	clock       wallClock
-	observed    time.Time
+	now         *testClock
 }
 
 func newConversionPipeline(t testing.TB, procRoot string) *conversionPipeline {
 	clock := &testClock{now: bootBase.Add(104 * time.Second)}
 	cfg := createDefaultConfig()
+	engine, err := findings.NewEngine(cfg.Findings, findings.Settings{
+		UpdateInterval: cfg.CollectionInterval, MaxSeries: 2 * cfg.TrackingMapSize, ProcRoot: procRoot, Clock: clock,
+	})
+	require.NoError(t, err)
 	return &conversionPipeline{
 		processes:   newTestProcessCache(procRoot, false, clock),
 		escalation:  newEscalationTracker(),
 		destination: newDestinationCounts(zap.NewNop(), true, pcommon.NewTimestampFromTime(bootBase.Add(90*time.Second))),
+		findings:    engine,
 		batch:       newLogBatch(hostInfo{name: testHostName}, cfg.ResourceAttributes, "v0.1.0-test"),
 		clock:       fixedBootClock{boot: bootBase},
-		observed:    clock.now,
+		now:         clock,
 	}
 }
 
+// handle is the receiver's handleEvent with a logs pipeline.
 func (c *conversionPipeline) handle(ev *bpf.Event) bool {
 	p := c.processes.forEvent(ev)
 	c.destination.observe(ev)
 	names := namesOf(ev)
-	added, _ := c.batch.add(p, ev, names, c.escalation.severityOf(ev, names.syscall, names.errno), c.clock, c.observed)
+	c.findings.ObserveEvent(eventObservation(ev, p, names, c.clock))
+	added, _ := c.batch.add(p, ev, names, c.escalation.severityOf(ev, names.syscall, names.errno), c.clock, c.now.now)
 	return added
 }
 
@@ -156,6 +166,60 @@ func TestEventsToLogs(t *testing.T) {
 		`mmap failed: ENOMEM (Cannot allocate memory)`:                                        plog.SeverityNumberError,
 		`openat("/etc/nginx/conf.d/missing.conf") failed: ENOENT (No such file or directory)`: plog.SeverityNumberInfo,
 	}, bodies)
+}
+
+// TestFindingsToLogs: the findings the recorded sequence opens become records of the same batch as the
+// failures, under the host resource.
+func TestFindingsToLogs(t *testing.T) {
+	pipeline := newConversionPipeline(t, filepath.Join("testdata", "proc"))
+	events := recordedFailures(t)
+	for i := range events {
+		require.True(t, pipeline.handle(&events[i]))
+	}
+	opened := pipeline.findings.Evaluate()
+	require.Len(t, opened, 4)
+	pipeline.batch.addFindings(opened)
+	logs, n := pipeline.batch.take()
+	require.Equal(t, len(events)+len(opened), n)
+	assert.Equal(t, 6, logs.ResourceLogs().Len(), "one resource per process, and the host's for the findings")
+
+	findingLogs := plog.NewLogs()
+	for _, rl := range logs.ResourceLogs().All() {
+		if _, isProcess := rl.Resource().Attributes().Get("process.pid"); !isProcess {
+			rl.CopyTo(findingLogs.ResourceLogs().AppendEmpty())
+		}
+	}
+	require.Equal(t, 1, findingLogs.ResourceLogs().Len())
+	path := filepath.Join("testdata", "expected_finding_logs.yaml")
+	if *updateGolden {
+		require.NoError(t, golden.WriteLogs(t, path, findingLogs))
+	}
+	expected, err := golden.ReadLogs(path)
+	require.NoError(t, err)
+	require.NoError(t, plogtest.CompareLogs(expected, findingLogs))
+	assert.Equal(t, []string{findings.EventName, findings.EventName, findings.EventName, findings.EventName}, eventNames(findingLogs))
+
+	// A minute and a quiet period later every finding resolves, with an informational record.
+	pipeline.now.now = pipeline.now.now.Add(2 * time.Minute)
+	resolved := pipeline.findings.Evaluate()
+	require.Len(t, resolved, 4)
+	pipeline.batch.addFindings(resolved)
+	logs, n = pipeline.batch.take()
+	require.Equal(t, 4, n)
+	require.Equal(t, 1, logs.ResourceLogs().Len())
+	forEachRecord(logs, func(lr plog.LogRecord) {
+		state, _ := lr.Attributes().Get("syscallhealth.issue.state")
+		assert.Equal(t, "resolved", state.Str())
+		assert.Equal(t, plog.SeverityNumberInfo, lr.SeverityNumber())
+	})
+}
+
+func TestEveryFindingKindIsAMetricAttributeValue(t *testing.T) {
+	for _, k := range findings.Kinds() {
+		_, ok := metadata.MapAttributeSyscallhealthIssueKind[k.String()]
+		assert.True(t, ok, "metadata.yaml lists %s in the syscallhealth.issue.kind enum", k)
+	}
+	assert.Len(t, metadata.MapAttributeSyscallhealthIssueKind, len(findings.Kinds()))
 }
 
 func eventNames(logs plog.Logs) []string {
@@ -203,7 +267,11 @@ func TestCountsToMetrics(t *testing.T) {
 	var drops dropCounters
 	drops.malformed.Add(1)
 	drops.backpressure.Add(7)
-	collector := newMetricsCollector(mb, hostInfo{name: testHostName}, pipeline.processes, pipeline.destination, &drops, pipeline.escalation, loadTime)
+	collector := newMetricsCollector(mb, hostInfo{name: testHostName}, pipeline.processes, pipeline.destination, &drops,
+		pipeline.escalation, pipeline.findings, pipeline.clock, loadTime)
+	// The flush loop has evaluated the rules since the events: the gauge counts the findings they opened
+	// (disk_full, connection_refused, port_conflict, process_limit).
+	require.Len(t, pipeline.findings.Evaluate(), 4)
 
 	count := func(pid uint32, syscall, errno string, n, firstSeen uint64) bpf.Count {
 		return bpf.Count{

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/findings"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
 )
 
@@ -31,6 +32,10 @@ type metricsCollector struct {
 	destination *destinationCounts
 	drops       *dropCounters
 	escalation  *escalationTracker
+	// findings gets every count and provides the findings gauges; nil when findings are disabled.
+	findings *findings.Engine
+	// clock turns the counts' boot-time stamps into wall-clock time for the finding engine.
+	clock wallClock
 
 	loadTime pcommon.Timestamp
 	// previous is the time of the previous collection: a series first seen now began after it.
@@ -39,12 +44,13 @@ type metricsCollector struct {
 }
 
 func newMetricsCollector(mb *metadata.MetricsBuilder, host hostInfo, processes *processCache,
-	destination *destinationCounts, drops *dropCounters, escalation *escalationTracker, loadTime time.Time,
+	destination *destinationCounts, drops *dropCounters, escalation *escalationTracker,
+	engine *findings.Engine, clock wallClock, loadTime time.Time,
 ) *metricsCollector {
 	ts := pcommon.NewTimestampFromTime(loadTime)
 	return &metricsCollector{
 		mb: mb, host: host, processes: processes, destination: destination, drops: drops, escalation: escalation,
-		loadTime: ts, previous: ts, series: make(map[bpf.CountKey]*seriesStart),
+		findings: engine, clock: clock, loadTime: ts, previous: ts, series: make(map[bpf.CountKey]*seriesStart),
 	}
 }
 
@@ -77,17 +83,21 @@ func (m *metricsCollector) collect(counts []bpf.Count, stats bpf.Stats, now time
 		slices.SortFunc(own, func(a, b bpf.Count) int {
 			return cmp.Or(cmp.Compare(a.Key.Syscall, b.Key.Syscall), cmp.Compare(a.Key.Errno, b.Key.Errno))
 		})
+		info := m.processes.forPID(pid)
 		for _, c := range own {
 			seen[c.Key] = true
 			// The generated builder stamps the start time set by Reset on the points recorded next.
 			m.mb.Reset(metadata.WithStartTime(m.startOf(c)))
 			m.mb.RecordSyscallhealthFailuresDataPoint(ts, int64(c.Count), bpf.SyscallName(c.Key.Syscall), c.Key.Errno.Name(), c.Category.String())
+			if m.findings != nil {
+				m.findings.ObserveCount(countObservation(c, info, m.clock))
+			}
 		}
 		for _, d := range m.destination.snapshot(pid) {
 			m.mb.Reset(metadata.WithStartTime(d.start))
 			m.mb.RecordSyscallhealthConnectFailuresDataPoint(ts, int64(d.count), d.peer.Addr().Unmap().String(), int64(d.peer.Port()), d.errno.Name())
 		}
-		m.mb.EmitForResource(metadata.WithResource(processResource(m.mb.NewResourceBuilder(), m.host, m.processes.forPID(pid))))
+		m.mb.EmitForResource(metadata.WithResource(processResource(m.mb.NewResourceBuilder(), m.host, info)))
 		if m.processes.exited(pid) {
 			exited[pid] = true
 			for _, c := range own {
@@ -103,6 +113,14 @@ func (m *metricsCollector) collect(counts []bpf.Count, stats bpf.Stats, now time
 	m.mb.RecordSyscallhealthEventsDroppedDataPoint(ts, int64(m.drops.backpressure.Load()), metadata.AttributeSyscallhealthDropReasonBackpressure)
 	m.mb.RecordSyscallhealthEventsSuppressedDataPoint(ts, int64(stats.Suppressed))
 	m.mb.RecordSyscallhealthFailuresUntrackedDataPoint(ts, int64(stats.Untracked))
+	if m.findings != nil {
+		for _, a := range m.findings.Active() {
+			m.mb.RecordSyscallhealthIssuesActiveDataPoint(ts, a.Active, metadata.MapAttributeSyscallhealthIssueKind[a.Kind.String()])
+		}
+		evicted := m.findings.Stats()
+		m.mb.RecordSyscallhealthIssuesEvictedDataPoint(ts, int64(evicted.EvictedSubjects), metadata.AttributeSyscallhealthEvictionTargetSubject)
+		m.mb.RecordSyscallhealthIssuesEvictedDataPoint(ts, int64(evicted.EvictedSeries), metadata.AttributeSyscallhealthEvictionTargetSeries)
+	}
 	metrics := m.mb.Emit(metadata.WithResource(hostResource(m.mb.NewResourceBuilder(), m.host)))
 
 	// Forget what the kernel no longer counts (evicted or deleted) and the processes that are gone.
@@ -114,6 +132,9 @@ func (m *metricsCollector) collect(counts []bpf.Count, stats bpf.Stats, now time
 	for pid := range exited {
 		m.processes.forget(pid)
 		m.destination.forget(pid)
+		if m.findings != nil {
+			m.findings.ForgetProcess(pid)
+		}
 	}
 	m.escalation.forget(exited)
 	m.previous = ts

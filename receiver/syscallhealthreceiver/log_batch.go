@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/findings"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
 )
 
@@ -32,7 +33,10 @@ type logBatch struct {
 	mu     sync.Mutex
 	logs   plog.Logs
 	groups map[*processInfo]plog.LogRecordSlice
-	size   int
+	// findingRecords holds the finding records, under the host resource; valid when hasFindings.
+	findingRecords plog.LogRecordSlice
+	hasFindings    bool
+	size           int
 }
 
 func newLogBatch(host hostInfo, resources metadata.ResourceAttributesConfig, scopeVersion string) *logBatch {
@@ -44,7 +48,28 @@ func newLogBatch(host hostInfo, resources metadata.ResourceAttributesConfig, sco
 func (b *logBatch) reset() {
 	b.logs = plog.NewLogs()
 	b.groups = make(map[*processInfo]plog.LogRecordSlice)
+	b.hasFindings = false
 	b.size = 0
+}
+
+// addFindings queues one record per finding transition. They are few (bounded by the tracked
+// subjects) and never dropped for backpressure.
+func (b *logBatch) addFindings(transitions []findings.Transition) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.hasFindings {
+		rl := b.logs.ResourceLogs().AppendEmpty()
+		hostResource(metadata.NewResourceBuilder(b.resources), b.host).MoveTo(rl.Resource())
+		sl := rl.ScopeLogs().AppendEmpty()
+		sl.Scope().SetName(metadata.ScopeName)
+		sl.Scope().SetVersion(b.scopeVersion)
+		b.findingRecords = sl.LogRecords()
+		b.hasFindings = true
+	}
+	for i := range transitions {
+		findings.FillLogRecord(&transitions[i], b.findingRecords.AppendEmpty())
+	}
+	b.size += len(transitions)
 }
 
 // add converts one event into a record of the batch. added is false when the batch is full (the caller

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/findings"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
 )
 
@@ -59,6 +60,7 @@ type syscallHealthReceiver struct {
 	drops       dropCounters
 	batch       *logBatch
 	collector   *metricsCollector
+	findings    *findings.Engine // nil when findings are disabled
 	flushNow    chan struct{}
 
 	cancelReader context.CancelFunc
@@ -95,6 +97,17 @@ func (r *syscallHealthReceiver) Start(_ context.Context, host component.Host) er
 	if err != nil {
 		return err
 	}
+	var engine *findings.Engine
+	if r.cfg.Findings.Enabled {
+		engine, err = findings.NewEngine(r.cfg.Findings, findings.Settings{
+			UpdateInterval: r.cfg.CollectionInterval,
+			MaxSeries:      2 * r.cfg.TrackingMapSize,
+			ProcRoot:       r.procRoot,
+		})
+		if err != nil {
+			return fmt.Errorf("syscallhealth receiver: findings: %w", err)
+		}
+	}
 	probe, err := r.load(opts)
 	if err != nil {
 		err = fmt.Errorf("syscallhealth receiver: kernel probes not loaded: %w", err)
@@ -121,7 +134,8 @@ func (r *syscallHealthReceiver) Start(_ context.Context, host component.Host) er
 	mbc := r.cfg.builderConfig()
 	r.batch = newLogBatch(machine, mbc.ResourceAttributes, r.settings.BuildInfo.Version)
 	mb := metadata.NewMetricsBuilder(mbc, r.settings, metadata.WithStartTime(pcommon.NewTimestampFromTime(loadTime)))
-	r.collector = newMetricsCollector(mb, machine, r.processes, r.destination, &r.drops, r.escalation, loadTime)
+	r.findings = engine
+	r.collector = newMetricsCollector(mb, machine, r.processes, r.destination, &r.drops, r.escalation, engine, r.clock, loadTime)
 
 	readerCtx, cancelReader := context.WithCancel(context.Background())
 	loopsCtx, cancelLoops := context.WithCancel(context.Background())
@@ -148,6 +162,7 @@ func (r *syscallHealthReceiver) Shutdown(ctx context.Context) error {
 		r.shutdownErr = r.probe.Close()
 		r.cancelReader()
 		r.reader.Wait()
+		r.evaluateFindings()
 		r.flush(ctx)
 	})
 	return r.shutdownErr
@@ -181,10 +196,13 @@ func (r *syscallHealthReceiver) readEvents(ctx context.Context) {
 func (r *syscallHealthReceiver) handleEvent(ev *bpf.Event) {
 	p := r.processes.forEvent(ev)
 	r.destination.observe(ev)
+	names := namesOf(ev)
+	if r.findings != nil {
+		r.findings.ObserveEvent(eventObservation(ev, p, names, r.clock))
+	}
 	if r.nextLogs == nil {
 		return
 	}
-	names := namesOf(ev)
 	sev := r.escalation.severityOf(ev, names.syscall, names.errno)
 	added, ready := r.batch.add(p, ev, names, sev, r.clock, time.Now())
 	if !added {
@@ -209,7 +227,19 @@ func (r *syscallHealthReceiver) flushLoop(ctx context.Context) {
 		case <-ticker.C:
 		case <-r.flushNow:
 		}
+		r.evaluateFindings()
 		r.flush(ctx)
+	}
+}
+
+// evaluateFindings applies the finding rules and queues the transitions' records.
+func (r *syscallHealthReceiver) evaluateFindings() {
+	if r.findings == nil {
+		return
+	}
+	transitions := r.findings.Evaluate()
+	if r.nextLogs != nil && len(transitions) > 0 {
+		r.batch.addFindings(transitions)
 	}
 }
 

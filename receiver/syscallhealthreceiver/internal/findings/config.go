@@ -55,7 +55,7 @@ const (
 	minWindow             = time.Second
 )
 
-// NewDefaultConfig returns the defaults documented in README.md.
+// NewDefaultConfig returns the defaults documented in the repository README (section Findings).
 func NewDefaultConfig() Config {
 	rule := func(threshold uint64) KindConfig {
 		return KindConfig{Enabled: true, Threshold: threshold, Window: defaultWindow}

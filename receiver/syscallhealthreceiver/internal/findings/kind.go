@@ -20,7 +20,7 @@ const (
 	kindCount
 )
 
-// Kinds lists every kind in a stable order (the order of the README table).
+// Kinds lists every kind in a stable order (the order of the README's Kinds table).
 func Kinds() []Kind {
 	kinds := make([]Kind, 0, kindCount-1)
 	for k := kindNone + 1; k < kindCount; k++ {

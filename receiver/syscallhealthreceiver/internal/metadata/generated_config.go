@@ -245,6 +245,54 @@ func (ms *SyscallhealthIssuesActiveMetricConfig) Validate() error {
 	return nil
 }
 
+// SyscallhealthIssuesEvictedMetricAttributeKey specifies the key of an attribute for the syscallhealth.issues.evicted metric.
+type SyscallhealthIssuesEvictedMetricAttributeKey string
+
+const (
+	SyscallhealthIssuesEvictedMetricAttributeKeySyscallhealthEvictionTarget SyscallhealthIssuesEvictedMetricAttributeKey = "syscallhealth.eviction.target"
+)
+
+// SyscallhealthIssuesEvictedMetricConfig provides config for the syscallhealth.issues.evicted metric.
+type SyscallhealthIssuesEvictedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                         `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []SyscallhealthIssuesEvictedMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *SyscallhealthIssuesEvictedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *SyscallhealthIssuesEvictedMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case SyscallhealthIssuesEvictedMetricAttributeKeySyscallhealthEvictionTarget:
+		default:
+			return fmt.Errorf("metric syscallhealth.issues.evicted doesn't have an attribute %v, valid attributes: [syscallhealth.eviction.target]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // MetricsConfig provides config for syscallhealth metrics.
 type MetricsConfig struct {
 	SyscallhealthConnectFailures   SyscallhealthConnectFailuresMetricConfig   `mapstructure:"syscallhealth.connect.failures"`
@@ -253,6 +301,7 @@ type MetricsConfig struct {
 	SyscallhealthFailures          SyscallhealthFailuresMetricConfig          `mapstructure:"syscallhealth.failures"`
 	SyscallhealthFailuresUntracked SyscallhealthFailuresUntrackedMetricConfig `mapstructure:"syscallhealth.failures.untracked"`
 	SyscallhealthIssuesActive      SyscallhealthIssuesActiveMetricConfig      `mapstructure:"syscallhealth.issues.active"`
+	SyscallhealthIssuesEvicted     SyscallhealthIssuesEvictedMetricConfig     `mapstructure:"syscallhealth.issues.evicted"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
@@ -282,6 +331,11 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []SyscallhealthIssuesActiveMetricAttributeKey{SyscallhealthIssuesActiveMetricAttributeKeySyscallhealthIssueKind},
+		},
+		SyscallhealthIssuesEvicted: SyscallhealthIssuesEvictedMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []SyscallhealthIssuesEvictedMetricAttributeKey{SyscallhealthIssuesEvictedMetricAttributeKeySyscallhealthEvictionTarget},
 		},
 	}
 }

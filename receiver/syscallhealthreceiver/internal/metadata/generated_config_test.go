@@ -52,6 +52,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SyscallhealthIssuesActiveMetricAttributeKey{SyscallhealthIssuesActiveMetricAttributeKeySyscallhealthIssueKind},
 					},
+					SyscallhealthIssuesEvicted: SyscallhealthIssuesEvictedMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SyscallhealthIssuesEvictedMetricAttributeKey{SyscallhealthIssuesEvictedMetricAttributeKeySyscallhealthEvictionTarget},
+					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
 					ContainerID:           ResourceAttributeConfig{Enabled: true},
@@ -97,6 +102,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []SyscallhealthIssuesActiveMetricAttributeKey{SyscallhealthIssuesActiveMetricAttributeKeySyscallhealthIssueKind},
 					},
+					SyscallhealthIssuesEvicted: SyscallhealthIssuesEvictedMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []SyscallhealthIssuesEvictedMetricAttributeKey{SyscallhealthIssuesEvictedMetricAttributeKeySyscallhealthEvictionTarget},
+					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
 					ContainerID:           ResourceAttributeConfig{Enabled: false},
@@ -116,7 +126,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SyscallhealthConnectFailuresMetricConfig{}, SyscallhealthEventsDroppedMetricConfig{}, SyscallhealthEventsSuppressedMetricConfig{}, SyscallhealthFailuresMetricConfig{}, SyscallhealthFailuresUntrackedMetricConfig{}, SyscallhealthIssuesActiveMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SyscallhealthConnectFailuresMetricConfig{}, SyscallhealthEventsDroppedMetricConfig{}, SyscallhealthEventsSuppressedMetricConfig{}, SyscallhealthFailuresMetricConfig{}, SyscallhealthFailuresUntrackedMetricConfig{}, SyscallhealthIssuesActiveMetricConfig{}, SyscallhealthIssuesEvictedMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -165,6 +175,18 @@ func TestSyscallhealthIssuesActiveMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric syscallhealth.issues.active doesn't have an attribute invalid, valid attributes: [syscallhealth.issue.kind]")
 
 	cfg = DefaultMetricsConfig().SyscallhealthIssuesActive
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestSyscallhealthIssuesEvictedMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().SyscallhealthIssuesEvicted
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []SyscallhealthIssuesEvictedMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric syscallhealth.issues.evicted doesn't have an attribute invalid, valid attributes: [syscallhealth.eviction.target]")
+
+	cfg = DefaultMetricsConfig().SyscallhealthIssuesEvicted
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

@@ -53,6 +53,32 @@ var MapAttributeSyscallhealthDropReason = map[string]AttributeSyscallhealthDropR
 	"ring_buffer_full": AttributeSyscallhealthDropReasonRingBufferFull,
 }
 
+// AttributeSyscallhealthEvictionTarget specifies the value syscallhealth.eviction.target attribute.
+type AttributeSyscallhealthEvictionTarget int
+
+const (
+	_ AttributeSyscallhealthEvictionTarget = iota
+	AttributeSyscallhealthEvictionTargetSeries
+	AttributeSyscallhealthEvictionTargetSubject
+)
+
+// String returns the string representation of the AttributeSyscallhealthEvictionTarget.
+func (av AttributeSyscallhealthEvictionTarget) String() string {
+	switch av {
+	case AttributeSyscallhealthEvictionTargetSeries:
+		return "series"
+	case AttributeSyscallhealthEvictionTargetSubject:
+		return "subject"
+	}
+	return ""
+}
+
+// MapAttributeSyscallhealthEvictionTarget is a helper map of string to AttributeSyscallhealthEvictionTarget attribute value.
+var MapAttributeSyscallhealthEvictionTarget = map[string]AttributeSyscallhealthEvictionTarget{
+	"series":  AttributeSyscallhealthEvictionTargetSeries,
+	"subject": AttributeSyscallhealthEvictionTargetSubject,
+}
+
 // AttributeSyscallhealthIssueKind specifies the value syscallhealth.issue.kind attribute.
 type AttributeSyscallhealthIssueKind int
 
@@ -138,6 +164,10 @@ var MetricsInfo = metricsInfo{
 		Name:       "syscallhealth.issues.active",
 		Attributes: []string{"syscallhealth.issue.kind"},
 	},
+	SyscallhealthIssuesEvicted: metricInfo{
+		Name:       "syscallhealth.issues.evicted",
+		Attributes: []string{"syscallhealth.eviction.target"},
+	},
 }
 
 type metricsInfo struct {
@@ -147,6 +177,7 @@ type metricsInfo struct {
 	SyscallhealthFailures          metricInfo
 	SyscallhealthFailuresUntracked metricInfo
 	SyscallhealthIssuesActive      metricInfo
+	SyscallhealthIssuesEvicted     metricInfo
 }
 
 type metricInfo struct {
@@ -632,6 +663,97 @@ func newMetricSyscallhealthIssuesActive(cfg SyscallhealthIssuesActiveMetricConfi
 	return m
 }
 
+type metricSyscallhealthIssuesEvicted struct {
+	data          pmetric.Metric                         // data buffer for generated metric.
+	config        SyscallhealthIssuesEvictedMetricConfig // metric config provided by user.
+	capacity      int                                    // max observed number of data points added to the metric.
+	aggDataPoints []int64                                // slice containing number of aggregated datapoints at each index
+}
+
+// init fills syscallhealth.issues.evicted metric with initial data.
+func (m *metricSyscallhealthIssuesEvicted) init() {
+	m.data.SetName("syscallhealth.issues.evicted")
+	m.data.SetDescription("Entries the finding engine dropped to stay within its bounds, by what was dropped. Emitted while findings are enabled.")
+	m.data.SetUnit("{eviction}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricSyscallhealthIssuesEvicted) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, syscallhealthEvictionTargetAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, SyscallhealthIssuesEvictedMetricAttributeKeySyscallhealthEvictionTarget) {
+		dp.Attributes().PutStr("syscallhealth.eviction.target", syscallhealthEvictionTargetAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSyscallhealthIssuesEvicted) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSyscallhealthIssuesEvicted) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSyscallhealthIssuesEvicted(cfg SyscallhealthIssuesEvictedMetricConfig) metricSyscallhealthIssuesEvicted {
+	m := metricSyscallhealthIssuesEvicted{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
@@ -648,6 +770,7 @@ type MetricsBuilder struct {
 	metricSyscallhealthFailures          metricSyscallhealthFailures
 	metricSyscallhealthFailuresUntracked metricSyscallhealthFailuresUntracked
 	metricSyscallhealthIssuesActive      metricSyscallhealthIssuesActive
+	metricSyscallhealthIssuesEvicted     metricSyscallhealthIssuesEvicted
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -679,6 +802,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricSyscallhealthFailures:          newMetricSyscallhealthFailures(mbc.Metrics.SyscallhealthFailures),
 		metricSyscallhealthFailuresUntracked: newMetricSyscallhealthFailuresUntracked(mbc.Metrics.SyscallhealthFailuresUntracked),
 		metricSyscallhealthIssuesActive:      newMetricSyscallhealthIssuesActive(mbc.Metrics.SyscallhealthIssuesActive),
+		metricSyscallhealthIssuesEvicted:     newMetricSyscallhealthIssuesEvicted(mbc.Metrics.SyscallhealthIssuesEvicted),
 		resourceAttributeIncludeFilter:       make(map[string]filter.Filter),
 		resourceAttributeExcludeFilter:       make(map[string]filter.Filter),
 	}
@@ -817,6 +941,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricSyscallhealthFailures.emit(ils.Metrics())
 	mb.metricSyscallhealthFailuresUntracked.emit(ils.Metrics())
 	mb.metricSyscallhealthIssuesActive.emit(ils.Metrics())
+	mb.metricSyscallhealthIssuesEvicted.emit(ils.Metrics())
 
 	for _, op := range options {
 		op.apply(rm)
@@ -876,6 +1001,11 @@ func (mb *MetricsBuilder) RecordSyscallhealthFailuresUntrackedDataPoint(ts pcomm
 // RecordSyscallhealthIssuesActiveDataPoint adds a data point to syscallhealth.issues.active metric.
 func (mb *MetricsBuilder) RecordSyscallhealthIssuesActiveDataPoint(ts pcommon.Timestamp, val int64, syscallhealthIssueKindAttributeValue AttributeSyscallhealthIssueKind) {
 	mb.metricSyscallhealthIssuesActive.recordDataPoint(mb.startTime, ts, val, syscallhealthIssueKindAttributeValue.String())
+}
+
+// RecordSyscallhealthIssuesEvictedDataPoint adds a data point to syscallhealth.issues.evicted metric.
+func (mb *MetricsBuilder) RecordSyscallhealthIssuesEvictedDataPoint(ts pcommon.Timestamp, val int64, syscallhealthEvictionTargetAttributeValue AttributeSyscallhealthEvictionTarget) {
+	mb.metricSyscallhealthIssuesEvicted.recordDataPoint(mb.startTime, ts, val, syscallhealthEvictionTargetAttributeValue.String())
 }
 
 // Reset resets metrics builder to its initial state. It should be used when external metrics source is restarted,

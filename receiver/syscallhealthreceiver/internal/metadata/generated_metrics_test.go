@@ -71,6 +71,7 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["syscallhealth.events.dropped"] = mb.metricSyscallhealthEventsDropped.config.AggregationStrategy
 			aggMap["syscallhealth.failures"] = mb.metricSyscallhealthFailures.config.AggregationStrategy
 			aggMap["syscallhealth.issues.active"] = mb.metricSyscallhealthIssuesActive.config.AggregationStrategy
+			aggMap["syscallhealth.issues.evicted"] = mb.metricSyscallhealthIssuesEvicted.config.AggregationStrategy
 
 			expectedWarnings := 0
 			if tt.metricsSet != testDataSetReag {
@@ -109,6 +110,12 @@ func TestMetricsBuilder(t *testing.T) {
 			if tt.name == "reaggregate_set" {
 				mb.RecordSyscallhealthIssuesActiveDataPoint(ts, 3, AttributeSyscallhealthIssueKindConnectionTimeout)
 			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSyscallhealthIssuesEvictedDataPoint(ts, 1, AttributeSyscallhealthEvictionTargetSeries)
+			if tt.name == "reaggregate_set" {
+				mb.RecordSyscallhealthIssuesEvictedDataPoint(ts, 3, AttributeSyscallhealthEvictionTargetSubject)
+			}
 
 			rb := mb.NewResourceBuilder()
 			rb.SetContainerID("container.id-val")
@@ -128,6 +135,7 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricSyscallhealthEventsDropped.aggDataPoints)
 				assert.Empty(t, mb.metricSyscallhealthFailures.aggDataPoints)
 				assert.Empty(t, mb.metricSyscallhealthIssuesActive.aggDataPoints)
+				assert.Empty(t, mb.metricSyscallhealthIssuesEvicted.aggDataPoints)
 			}
 
 			if tt.expectEmpty {
@@ -373,6 +381,50 @@ func TestMetricsBuilder(t *testing.T) {
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
 						_, ok := dp.Attributes().Get("syscallhealth.issue.kind")
+						assert.False(t, ok)
+					}
+				case "syscallhealth.issues.evicted":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["syscallhealth.issues.evicted"], "Found a duplicate in the metrics slice: syscallhealth.issues.evicted")
+						validatedMetrics["syscallhealth.issues.evicted"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Entries the finding engine dropped to stay within its bounds, by what was dropped. Emitted while findings are enabled.", mi.Description())
+						assert.Equal(t, "{eviction}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						syscallhealthEvictionTargetAttrVal, ok := dp.Attributes().Get("syscallhealth.eviction.target")
+						assert.True(t, ok)
+						assert.Equal(t, "series", syscallhealthEvictionTargetAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["syscallhealth.issues.evicted"], "Found a duplicate in the metrics slice: syscallhealth.issues.evicted")
+						validatedMetrics["syscallhealth.issues.evicted"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Entries the finding engine dropped to stay within its bounds, by what was dropped. Emitted while findings are enabled.", mi.Description())
+						assert.Equal(t, "{eviction}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["syscallhealth.issues.evicted"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("syscallhealth.eviction.target")
 						assert.False(t, ok)
 					}
 				}

@@ -1,0 +1,29 @@
+//go:build linux
+
+package syscallhealthreceiver // import "github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver"
+
+import (
+	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/findings"
+)
+
+// eventObservation is what the finding engine learns from one failure event.
+func eventObservation(ev *bpf.Event, p *processInfo, names failureNames, clock wallClock) findings.Observation {
+	return findings.Observation{
+		Time: clock.Time(ev.TimestampNs), PID: ev.PID, UID: ev.UID,
+		Executable: p.ExecutableName, ContainerID: p.ContainerID,
+		Syscall: names.syscall, Errno: names.errno, Category: ev.Category.String(),
+		Path: ev.Path, Local: ev.Local, Peer: ev.Peer,
+		Total: ev.ErrorCount,
+	}
+}
+
+// countObservation is what the finding engine learns from one series of the kernel tracking map.
+func countObservation(c bpf.Count, p *processInfo, clock wallClock) findings.Observation {
+	return findings.Observation{
+		Time: clock.Time(c.LastSeenNs), FirstSeenNs: c.FirstSeenNs, PID: c.Key.PID, UID: p.UID,
+		Executable: p.ExecutableName, ContainerID: p.ContainerID,
+		Syscall: bpf.SyscallName(c.Key.Syscall), Errno: c.Key.Errno.Name(), Category: c.Category.String(),
+		Total: c.Count,
+	}
+}
