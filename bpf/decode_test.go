@@ -25,6 +25,8 @@ type recordedEvent struct {
 	Local   string `json:"local"`
 	Peer    string `json:"peer"`
 	Comm    string `json:"comm"`
+	// Async: a connect that failed after returning EINPROGRESS (a Go dial, a timeout).
+	Async bool `json:"async"`
 }
 
 func readRecordedEvents(t testing.TB) ([]recordedEvent, map[string][]byte) {
@@ -69,8 +71,8 @@ func TestHealthEventParsing(t *testing.T) {
 			}
 			checkAddrPort(t, "Local", ev.Local, r.Local)
 			checkAddrPort(t, "Peer", ev.Peer, r.Peer)
-			if ev.UID != 0 || ev.GID != 0 || ev.CgroupID == 0 || ev.TimestampNs == 0 || ev.Async {
-				t.Errorf("uid %d gid %d cgroup %d ts %d async %v", ev.UID, ev.GID, ev.CgroupID, ev.TimestampNs, ev.Async)
+			if ev.UID != 0 || ev.GID != 0 || ev.CgroupID == 0 || ev.TimestampNs == 0 || ev.Async != r.Async {
+				t.Errorf("uid %d gid %d cgroup %d ts %d async %v (want %v)", ev.UID, ev.GID, ev.CgroupID, ev.TimestampNs, ev.Async, r.Async)
 			}
 			if ev.Category != SyscallCategory(r.Syscall) {
 				t.Errorf("category %s, want %s", ev.Category, SyscallCategory(r.Syscall))

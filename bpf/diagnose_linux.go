@@ -64,16 +64,16 @@ func checkCapabilities() error {
 		os.ErrPermission, strings.Join(missing, ", "))
 }
 
-// explainLoadError makes a load or attach error of hook actionable.
-func explainLoadError(hook Hook, err error) error {
+// explainLoadError makes a load or attach error of program (attached with hook) actionable.
+func explainLoadError(hook Hook, program string, err error) error {
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) {
 		log := ve.Log
 		if len(log) > verifierLogTail {
 			log = log[len(log)-verifierLogTail:]
 		}
-		return fmt.Errorf("the kernel's verifier rejected the %s program on Linux %s; please report this with the log below.\nLast %d lines of the verifier log:\n%s\n%w",
-			hook, kernelRelease(), len(log), strings.Join(log, "\n"), err)
+		return fmt.Errorf("the kernel's verifier rejected the %s program %s on Linux %s; please report this with the log below.\nLast %d lines of the verifier log:\n%s\n%w",
+			hook, program, kernelRelease(), len(log), strings.Join(log, "\n"), err)
 	}
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
 		return fmt.Errorf("%w (permission denied: run as root or with CAP_BPF and CAP_PERFMON; a seccomp profile or LSM policy may also forbid bpf())", err)

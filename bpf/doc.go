@@ -7,9 +7,19 @@
 // events with the failure's context through a ring buffer. Load attaches them;
 // ReadEvent, Counts and Stats read them; Update reconfigures them in place.
 //
+// A second program follows TCP state (sock/inet_sock_set_state, same fallback
+// chain, chosen on its own; see Probe.SocketHook) to report connects that fail
+// after connect() returned EINPROGRESS, as non-blocking clients (Go, Java NIO,
+// Node.js, curl) learn it from SO_ERROR: counted under the connecting process
+// as connect with the socket's error (ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH...),
+// with Event.Async set. A connect that returns its failure is counted once, by
+// the syscall exit program, as before. EINPROGRESS, EALREADY and EISCONN are
+// never counted for connect.
+//
 // Requirements: Linux 5.8 or later with BTF (CONFIG_DEBUG_INFO_BTF), and root
-// or CAP_BPF and CAP_PERFMON. The compiled objects for amd64 and arm64 are
-// committed (bpf2go, see gen.go), so building needs no clang.
+// or CAP_BPF and CAP_PERFMON; the classic tracepoint fallback and the TCP state
+// program need Linux 5.15 (bpf_task_pt_regs). The compiled objects for amd64
+// and arm64 are committed (bpf2go, see gen.go), so building needs no clang.
 //
 // 32-bit compat syscalls (ia32 on amd64, AArch32 on arm64) are ignored: their
 // numbers belong to other tables and would be mislabelled as native syscalls.

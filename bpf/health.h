@@ -104,6 +104,33 @@ struct probe_stats {
 	__u64 storm_suppressed;
 	/* Failures not counted because the tracking map had no room for their key. */
 	__u64 untracked;
+	/* TCP connects not followed because connect_attempts was full: their later failures go unreported. */
+	__u64 untracked_connects;
+};
+
+/*
+ * A TCP connect in flight (SYN_SENT), keyed by its socket: who started it
+ * (the failure may come from a timer or softirq with another task current)
+ * and, once it failed while its syscall still ran, how.
+ */
+struct connect_attempt {
+	__u64 cgroup_id;
+	__u32 tgid;
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	/* The socket's error (positive errno) once it failed, 0 before. */
+	__u32 err;
+	/* Host byte order. */
+	__u16 local_port;
+	__u16 peer_port;
+	/* AF_INET or AF_INET6 once the addresses were read, 0 before. */
+	__u8 family;
+	__u8 _pad[3];
+	__u8 local_addr[16];
+	__u8 peer_addr[16];
+	char comm[TASK_COMM_LEN];
 };
 
 /* One failed syscall, as sent through the ring buffer (376 bytes). */

@@ -13,6 +13,24 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type healthConnectAttempt struct {
+	_         structs.HostLayout
+	CgroupId  uint64
+	Tgid      uint32
+	Tid       uint32
+	Ppid      uint32
+	Uid       uint32
+	Gid       uint32
+	Err       uint32
+	LocalPort uint16
+	PeerPort  uint16
+	Family    uint8
+	Pad       [3]uint8
+	LocalAddr [16]uint8
+	PeerAddr  [16]uint8
+	Comm      [16]int8
+}
+
 type healthHealthConfig struct {
 	_                structs.HostLayout
 	EmitIntervalNs   uint64
@@ -57,11 +75,12 @@ type healthPathScratch struct {
 }
 
 type healthProbeStats struct {
-	_               structs.HostLayout
-	RingbufDrops    uint64
-	RateLimited     uint64
-	StormSuppressed uint64
-	Untracked       uint64
+	_                 structs.HostLayout
+	RingbufDrops      uint64
+	RateLimited       uint64
+	StormSuppressed   uint64
+	Untracked         uint64
+	UntrackedConnects uint64
 }
 
 type healthSyscallRule struct {
@@ -97,15 +116,22 @@ type healthTrackingValue struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	healthMapConfig           = "config"
-	healthMapEvents           = "events"
-	healthMapPathScratch      = "path_scratch"
-	healthMapStats            = "stats"
-	healthMapTracking         = "tracking"
-	healthProgSysExitBtf      = "sys_exit_btf"
-	healthProgSysExitRaw      = "sys_exit_raw"
-	healthProgSysExitTp       = "sys_exit_tp"
-	healthVarActiveConfigSlot = "active_config_slot"
+	healthMapConfig               = "config"
+	healthMapConnectAttempts      = "connect_attempts"
+	healthMapConnectReported      = "connect_reported"
+	healthMapConnectRunning       = "connect_running"
+	healthMapConnectThreads       = "connect_threads"
+	healthMapEvents               = "events"
+	healthMapPathScratch          = "path_scratch"
+	healthMapStats                = "stats"
+	healthMapTracking             = "tracking"
+	healthProgInetSockSetStateBtf = "inet_sock_set_state_btf"
+	healthProgInetSockSetStateRaw = "inet_sock_set_state_raw"
+	healthProgInetSockSetStateTp  = "inet_sock_set_state_tp"
+	healthProgSysExitBtf          = "sys_exit_btf"
+	healthProgSysExitRaw          = "sys_exit_raw"
+	healthProgSysExitTp           = "sys_exit_tp"
+	healthVarActiveConfigSlot     = "active_config_slot"
 )
 
 // loadHealth returns the embedded CollectionSpec for health.
@@ -150,20 +176,27 @@ type healthSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type healthProgramSpecs struct {
-	SysExitBtf *ebpf.ProgramSpec `ebpf:"sys_exit_btf"`
-	SysExitRaw *ebpf.ProgramSpec `ebpf:"sys_exit_raw"`
-	SysExitTp  *ebpf.ProgramSpec `ebpf:"sys_exit_tp"`
+	InetSockSetStateBtf *ebpf.ProgramSpec `ebpf:"inet_sock_set_state_btf"`
+	InetSockSetStateRaw *ebpf.ProgramSpec `ebpf:"inet_sock_set_state_raw"`
+	InetSockSetStateTp  *ebpf.ProgramSpec `ebpf:"inet_sock_set_state_tp"`
+	SysExitBtf          *ebpf.ProgramSpec `ebpf:"sys_exit_btf"`
+	SysExitRaw          *ebpf.ProgramSpec `ebpf:"sys_exit_raw"`
+	SysExitTp           *ebpf.ProgramSpec `ebpf:"sys_exit_tp"`
 }
 
 // healthMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type healthMapSpecs struct {
-	Config      *ebpf.MapSpec `ebpf:"config"`
-	Events      *ebpf.MapSpec `ebpf:"events"`
-	PathScratch *ebpf.MapSpec `ebpf:"path_scratch"`
-	Stats       *ebpf.MapSpec `ebpf:"stats"`
-	Tracking    *ebpf.MapSpec `ebpf:"tracking"`
+	Config          *ebpf.MapSpec `ebpf:"config"`
+	ConnectAttempts *ebpf.MapSpec `ebpf:"connect_attempts"`
+	ConnectReported *ebpf.MapSpec `ebpf:"connect_reported"`
+	ConnectRunning  *ebpf.MapSpec `ebpf:"connect_running"`
+	ConnectThreads  *ebpf.MapSpec `ebpf:"connect_threads"`
+	Events          *ebpf.MapSpec `ebpf:"events"`
+	PathScratch     *ebpf.MapSpec `ebpf:"path_scratch"`
+	Stats           *ebpf.MapSpec `ebpf:"stats"`
+	Tracking        *ebpf.MapSpec `ebpf:"tracking"`
 }
 
 // healthVariableSpecs contains global variables before they are loaded into the kernel.
@@ -193,16 +226,24 @@ func (o *healthObjects) Close() error {
 //
 // It can be passed to loadHealthObjects or ebpf.CollectionSpec.LoadAndAssign.
 type healthMaps struct {
-	Config      *ebpf.Map `ebpf:"config"`
-	Events      *ebpf.Map `ebpf:"events"`
-	PathScratch *ebpf.Map `ebpf:"path_scratch"`
-	Stats       *ebpf.Map `ebpf:"stats"`
-	Tracking    *ebpf.Map `ebpf:"tracking"`
+	Config          *ebpf.Map `ebpf:"config"`
+	ConnectAttempts *ebpf.Map `ebpf:"connect_attempts"`
+	ConnectReported *ebpf.Map `ebpf:"connect_reported"`
+	ConnectRunning  *ebpf.Map `ebpf:"connect_running"`
+	ConnectThreads  *ebpf.Map `ebpf:"connect_threads"`
+	Events          *ebpf.Map `ebpf:"events"`
+	PathScratch     *ebpf.Map `ebpf:"path_scratch"`
+	Stats           *ebpf.Map `ebpf:"stats"`
+	Tracking        *ebpf.Map `ebpf:"tracking"`
 }
 
 func (m *healthMaps) Close() error {
 	return _HealthClose(
 		m.Config,
+		m.ConnectAttempts,
+		m.ConnectReported,
+		m.ConnectRunning,
+		m.ConnectThreads,
 		m.Events,
 		m.PathScratch,
 		m.Stats,
@@ -221,13 +262,19 @@ type healthVariables struct {
 //
 // It can be passed to loadHealthObjects or ebpf.CollectionSpec.LoadAndAssign.
 type healthPrograms struct {
-	SysExitBtf *ebpf.Program `ebpf:"sys_exit_btf"`
-	SysExitRaw *ebpf.Program `ebpf:"sys_exit_raw"`
-	SysExitTp  *ebpf.Program `ebpf:"sys_exit_tp"`
+	InetSockSetStateBtf *ebpf.Program `ebpf:"inet_sock_set_state_btf"`
+	InetSockSetStateRaw *ebpf.Program `ebpf:"inet_sock_set_state_raw"`
+	InetSockSetStateTp  *ebpf.Program `ebpf:"inet_sock_set_state_tp"`
+	SysExitBtf          *ebpf.Program `ebpf:"sys_exit_btf"`
+	SysExitRaw          *ebpf.Program `ebpf:"sys_exit_raw"`
+	SysExitTp           *ebpf.Program `ebpf:"sys_exit_tp"`
 }
 
 func (p *healthPrograms) Close() error {
 	return _HealthClose(
+		p.InetSockSetStateBtf,
+		p.InetSockSetStateRaw,
+		p.InetSockSetStateTp,
 		p.SysExitBtf,
 		p.SysExitRaw,
 		p.SysExitTp,

@@ -19,14 +19,22 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-// loadProbe loads with hooks (nil: the whole chain) and closes the probe at cleanup.
+// loadProbe loads with hooks for the syscall exit program (nil: the whole
+// chain) and closes the probe at cleanup.
 func loadProbe(t *testing.T, opts Options, hooks ...Hook) *Probe {
 	t.Helper()
-	requireRoot(t)
 	if hooks == nil {
 		hooks = hookChain
 	}
-	p, err := load(opts, hooks)
+	return loadProbeHooks(t, opts, hooks, hookChain)
+}
+
+// loadProbeHooks loads with the given hook chains for the syscall exit and the
+// TCP state programs and closes the probe at cleanup.
+func loadProbeHooks(t *testing.T, opts Options, hooks, socketHooks []Hook) *Probe {
+	t.Helper()
+	requireRoot(t)
+	p, err := load(opts, hooks, socketHooks)
 	if err != nil {
 		t.Fatalf("loading the probe: %v", err)
 	}

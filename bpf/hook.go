@@ -1,17 +1,18 @@
 package bpf
 
-// Hook names the mechanism that attaches the probe to the syscall exit path.
+// Hook names the mechanism that attaches a probe program to its tracepoint
+// (raw_syscalls/sys_exit for Probe.Hook, sock/inet_sock_set_state for Probe.SocketHook).
 type Hook string
 
 const (
-	// HookTPBTF is a BTF-typed raw tracepoint (tp_btf/sys_exit): the cheapest, Linux 5.5+.
+	// HookTPBTF is a BTF-typed raw tracepoint (tp_btf/...): the cheapest, Linux 5.5+.
 	HookTPBTF Hook = "tp_btf"
-	// HookRawTracepoint is an untyped raw tracepoint (raw_tracepoint/sys_exit).
+	// HookRawTracepoint is an untyped raw tracepoint (raw_tracepoint/...).
 	HookRawTracepoint Hook = "raw_tracepoint"
-	// HookTracepoint is the classic tracepoint raw_syscalls/sys_exit; it needs tracefs.
+	// HookTracepoint is the classic tracepoint; it needs tracefs.
 	HookTracepoint Hook = "tracepoint"
 )
 
-// hookChain is the order Load tries the hooks in, fastest first (see
-// BenchmarkHookOverhead for what each adds to every syscall).
+// hookChain is the order Load tries the hooks in, for each program, fastest
+// first (see BenchmarkHookOverhead for what each adds to every syscall).
 var hookChain = []Hook{HookTPBTF, HookRawTracepoint, HookTracepoint}

@@ -32,6 +32,7 @@ typedef _Bool bool;
 
 /* include/uapi/linux/bpf.h */
 enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_LRU_HASH = 9,
@@ -71,6 +72,26 @@ struct sockaddr_in6_user {
 
 #define UNIX_PATH_MAX 108
 
+/* include/uapi/asm-generic/errno.h */
+#define EBADF 9
+#define ENOTSOCK 88
+#define EISCONN 106
+#define EALREADY 114
+#define EINPROGRESS 115
+
+/* include/uapi/linux/in.h */
+#define IPPROTO_TCP 6
+
+/* include/net/tcp_states.h */
+enum {
+	TCP_ESTABLISHED = 1,
+	TCP_SYN_SENT = 2,
+	TCP_CLOSE = 7,
+};
+
+/* include/linux/sched.h: a kernel thread (its sockets are the kernel's, e.g. NFS or iSCSI). */
+#define PF_KTHREAD 0x00200000
+
 /*
  * CO-RE views of kernel structs. Only the named fields are read, each through
  * a relocation against the kernel's BTF.
@@ -88,6 +109,9 @@ struct pt_regs {
 	unsigned long di;
 	unsigned long orig_ax;
 } __core;
+#define SYSCALL_NR_FIELD orig_ax
+/* arch/x86/entry/syscalls/syscall_64.tbl */
+#define NR_CONNECT 42
 
 /* TS_COMPAT in thread_info.status marks an ia32 syscall (int 0x80, sysenter). */
 struct thread_info {
@@ -106,6 +130,9 @@ struct pt_regs {
 	__u64 orig_x0;
 	__s32 syscallno;
 } __core;
+#define SYSCALL_NR_FIELD syscallno
+/* include/uapi/asm-generic/unistd.h */
+#define NR_CONNECT 203
 /* PSR_MODE32_BIT: the task runs AArch32 code, so the syscall is a compat one. */
 #define ARM64_PSR_MODE32_BIT 0x10
 struct thread_info {
@@ -141,8 +168,13 @@ struct path {
 	struct dentry *dentry;
 } __core;
 
+struct inode {
+	unsigned long i_ino;
+} __core;
+
 struct file {
 	struct path f_path;
+	struct inode *f_inode;
 	void *private_data;
 } __core;
 
@@ -161,25 +193,61 @@ struct in6_addr {
 } __core;
 
 struct sock_common {
+	__be32 skc_daddr;
 	__be32 skc_rcv_saddr;
+	__be16 skc_dport;
 	__u16 skc_num;
 	unsigned short skc_family;
+	struct in6_addr skc_v6_daddr;
 	struct in6_addr skc_v6_rcv_saddr;
 } __core;
 
+struct socket;
+
 struct sock {
 	struct sock_common __sk_common;
+	int sk_err;
+	__u16 sk_protocol;
+	struct socket *sk_socket;
+} __core;
+
+/* inet_sport keeps the source port after a failed connect unhashed the socket (skc_num is cleared). */
+struct inet_sock {
+	struct sock sk;
+	__be16 inet_sport;
+} __core;
+
+/* Set by TCP_FASTOPEN_CONNECT: connect() may return 0 before the SYN is even sent. */
+struct tcp_sock {
+	__u8 fastopen_connect : 1;
 } __core;
 
 struct socket {
 	struct sock *sk;
 } __core;
 
+/* net/socket.c: a socket and its inode are allocated together, the socket first. */
+struct socket_alloc {
+	struct socket socket;
+	struct inode vfs_inode;
+} __core;
+
 struct task_struct {
 	struct thread_info thread_info;
+	unsigned int flags;
 	int tgid;
 	struct task_struct *real_parent;
 	struct files_struct *files;
+} __core;
+
+/*
+ * include/trace/events/sock.h: the sock/inet_sock_set_state tracepoint record.
+ * Only the leading fields are used; CO-RE relocates them.
+ */
+struct trace_event_raw_inet_sock_set_state {
+	const void *skaddr;
+	int oldstate;
+	int newstate;
 } __core;
 
 /* include/trace/events/syscalls.h: the raw_syscalls/sys_exit tracepoint record. */

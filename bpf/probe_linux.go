@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
@@ -23,9 +24,16 @@ const pollInterval = 10 * time.Millisecond
 // Probe is the loaded and attached probe set. ReadEvent is for one goroutine;
 // the other methods may be called from any goroutine.
 type Probe struct {
-	hook     Hook
-	coll     *ebpf.Collection
-	link     link.Link
+	hook Hook
+	// socketHook is how the TCP state program is attached, "" when it is not
+	// (socketErr says why): then failures of connects after they returned go unseen.
+	socketHook Hook
+	socketErr  error
+	// maps holds the maps and variables every program shares; each program is
+	// loaded against them on its own, so each can fall back to another hook.
+	maps     *ebpf.Collection
+	programs map[string]*ebpf.Program
+	links    []link.Link
 	reader   *ringbuf.Reader
 	record   ringbuf.Record
 	tracking *ebpf.Map
@@ -69,16 +77,41 @@ type Stats struct {
 	Suppressed uint64
 	// Untracked are failures not counted because the tracking map had no room for their series.
 	Untracked uint64
+	// UntrackedConnects are TCP connects not followed because too many were in flight at once
+	// (8192): if one of them failed after its connect syscall returned, that failure went uncounted.
+	UntrackedConnects uint64
 }
 
 // Load checks the host, loads the probes, writes their configuration and
-// attaches them with the first hook of the fallback chain (tp_btf,
-// raw_tracepoint, tracepoint) that this kernel accepts. Errors say what to fix.
+// attaches them. The syscall exit program and the TCP state program each take
+// the first hook of the fallback chain (tp_btf, raw_tracepoint, tracepoint)
+// that this kernel accepts. Without a syscall exit hook Load fails; without a
+// TCP state hook it succeeds, and SocketHook says why connects that fail after
+// returning are not reported. Errors say what to fix.
 func Load(opts Options) (*Probe, error) {
-	return load(opts, hookChain)
+	return load(opts, hookChain, hookChain)
 }
 
-func load(opts Options, hooks []Hook) (*Probe, error) {
+// A tracepoint the probe attaches to, with its program for each hook.
+type tracepoint struct {
+	group, name string
+	programs    map[Hook]string
+}
+
+var (
+	sysExitTracepoint = tracepoint{"raw_syscalls", "sys_exit", map[Hook]string{
+		HookTPBTF:         healthProgSysExitBtf,
+		HookRawTracepoint: healthProgSysExitRaw,
+		HookTracepoint:    healthProgSysExitTp,
+	}}
+	tcpStateTracepoint = tracepoint{"sock", "inet_sock_set_state", map[Hook]string{
+		HookTPBTF:         healthProgInetSockSetStateBtf,
+		HookRawTracepoint: healthProgInetSockSetStateRaw,
+		HookTracepoint:    healthProgInetSockSetStateTp,
+	}}
+)
+
+func load(opts Options, hooks, socketHooks []Hook) (_ *Probe, err error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -97,47 +130,15 @@ func load(opts Options, hooks []Hook) (*Probe, error) {
 	spec.Maps[healthMapEvents].MaxEntries = uint32(opts.RingBufferSize)
 	spec.Maps[healthMapTracking].MaxEntries = uint32(opts.TrackingMapSize)
 
-	var failures []error
-	for _, hook := range hooks {
-		p, err := loadWithHook(spec, hook, opts)
-		if err == nil {
-			return p, nil
-		}
-		failures = append(failures, fmt.Errorf("%s: %w", hook, err))
-	}
-	if len(failures) == 1 {
-		return nil, failures[0]
-	}
-	return nil, fmt.Errorf("no syscall exit hook could be attached: %w", errors.Join(failures...))
-}
-
-var hookPrograms = map[Hook]string{
-	HookTPBTF:         healthProgSysExitBtf,
-	HookRawTracepoint: healthProgSysExitRaw,
-	HookTracepoint:    healthProgSysExitTp,
-}
-
-// loadWithHook loads the maps and, of the sys_exit flavours, only hook's
-// program (so a kernel lacking what another flavour uses can still run this
-// one), configures and attaches it.
-func loadWithHook(spec *ebpf.CollectionSpec, hook Hook, opts Options) (_ *Probe, err error) {
-	progName, ok := hookPrograms[hook]
-	if !ok {
-		return nil, fmt.Errorf("unknown hook %q", hook)
-	}
-	spec = spec.Copy()
-	for _, name := range hookPrograms {
-		if name != progName {
-			delete(spec.Programs, name)
-		}
-	}
-	coll, err := ebpf.NewCollection(spec)
+	maps := spec.Copy()
+	maps.Programs = nil
+	coll, err := ebpf.NewCollection(maps)
 	if err != nil {
-		return nil, explainLoadError(hook, err)
+		return nil, fmt.Errorf("creating the probe's maps: %w", err)
 	}
 	p := &Probe{
-		hook:         hook,
-		coll:         coll,
+		maps:         coll,
+		programs:     make(map[string]*ebpf.Program),
 		tracking:     coll.Maps[healthMapTracking],
 		stats:        coll.Maps[healthMapStats],
 		config:       coll.Maps[healthMapConfig],
@@ -150,11 +151,16 @@ func loadWithHook(spec *ebpf.CollectionSpec, hook Hook, opts Options) (_ *Probe,
 			p.Close()
 		}
 	}()
+	// The programs read the configuration from their first run on.
 	if err := p.writeConfig(opts, 0); err != nil {
 		return nil, err
 	}
-	if p.link, err = attach(hook, coll.Programs[progName]); err != nil {
-		return nil, explainLoadError(hook, err)
+	cache := btf.NewCache()
+	if p.hook, err = p.attachFirst(spec, cache, sysExitTracepoint, hooks); err != nil {
+		return nil, fmt.Errorf("no syscall exit hook could be attached: %w", err)
+	}
+	if p.socketHook, p.socketErr = p.attachFirst(spec, cache, tcpStateTracepoint, socketHooks); p.socketErr != nil {
+		p.socketErr = fmt.Errorf("no TCP state hook could be attached, so connects that fail after connect() returned (non-blocking clients) are not reported: %w", p.socketErr)
 	}
 	if p.reader, err = ringbuf.NewReader(coll.Maps[healthMapEvents]); err != nil {
 		return nil, fmt.Errorf("opening the ring buffer reader: %w", err)
@@ -163,17 +169,69 @@ func loadWithHook(spec *ebpf.CollectionSpec, hook Hook, opts Options) (_ *Probe,
 	return p, nil
 }
 
-func attach(hook Hook, prog *ebpf.Program) (link.Link, error) {
+// attachFirst loads and attaches tp's program with the first of hooks that works.
+func (p *Probe) attachFirst(spec *ebpf.CollectionSpec, cache *btf.Cache, tp tracepoint, hooks []Hook) (Hook, error) {
+	var failures []error
+	for _, hook := range hooks {
+		err := p.attachWith(spec, cache, tp, hook)
+		if err == nil {
+			return hook, nil
+		}
+		failures = append(failures, fmt.Errorf("%s: %w", hook, err))
+	}
+	if len(failures) == 1 {
+		return "", failures[0]
+	}
+	return "", errors.Join(failures...)
+}
+
+func (p *Probe) attachWith(spec *ebpf.CollectionSpec, cache *btf.Cache, tp tracepoint, hook Hook) error {
+	name, ok := tp.programs[hook]
+	if !ok {
+		return fmt.Errorf("unknown hook %q", hook)
+	}
+	prog, err := loadProgram(spec, cache, name, p.maps.Maps)
+	if err != nil {
+		return explainLoadError(hook, name, err)
+	}
+	l, err := attach(hook, tp, prog)
+	if err != nil {
+		prog.Close()
+		return explainLoadError(hook, name, err)
+	}
+	p.programs[name] = prog
+	p.links = append(p.links, l)
+	return nil
+}
+
+// loadProgram loads the program called name from spec against the probe's
+// existing maps, leaving the other programs unloaded.
+func loadProgram(spec *ebpf.CollectionSpec, cache *btf.Cache, name string, maps map[string]*ebpf.Map) (*ebpf.Program, error) {
+	one := spec.Copy()
+	for n := range one.Programs {
+		if n != name {
+			delete(one.Programs, n)
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(one, ebpf.CollectionOptions{MapReplacements: maps, Cache: cache})
+	if err != nil {
+		return nil, err
+	}
+	defer coll.Close()
+	return coll.DetachProgram(name), nil
+}
+
+func attach(hook Hook, tp tracepoint, prog *ebpf.Program) (link.Link, error) {
 	switch hook {
 	case HookTPBTF:
 		return link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceRawTp})
 	case HookRawTracepoint:
-		return link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sys_exit", Program: prog})
+		return link.AttachRawTracepoint(link.RawTracepointOptions{Name: tp.name, Program: prog})
 	case HookTracepoint:
 		if err := ensureTracefs(); err != nil {
 			return nil, err
 		}
-		return link.Tracepoint("raw_syscalls", "sys_exit", prog, nil)
+		return link.Tracepoint(tp.group, tp.name, prog, nil)
 	}
 	return nil, fmt.Errorf("unknown hook %q", hook)
 }
@@ -194,8 +252,14 @@ func (p *Probe) writeConfig(opts Options, slot uint32) error {
 	return nil
 }
 
-// Hook reports which attach mechanism is in use.
+// Hook reports which attach mechanism the syscall exit program uses.
 func (p *Probe) Hook() Hook { return p.hook }
+
+// SocketHook reports which attach mechanism the TCP state program uses, which
+// reports connects that fail after connect() returned (EINPROGRESS, then a
+// refusal or timeout). On a kernel where it could not be attached, it returns
+// "" and the reason; every other failure is still reported.
+func (p *Probe) SocketHook() (Hook, error) { return p.socketHook, p.socketErr }
 
 // ReadEvent blocks until the next event and decodes it into ev. It returns
 // ErrClosed once the Probe is closed, and an error wrapping ErrMalformedEvent
@@ -320,6 +384,7 @@ func (p *Probe) Stats() (Stats, error) {
 		s.RingbufDrops += c.RingbufDrops
 		s.Suppressed += c.RateLimited + c.StormSuppressed
 		s.Untracked += c.Untracked
+		s.UntrackedConnects += c.UntrackedConnects
 	}
 	return s, nil
 }
@@ -361,10 +426,13 @@ func (p *Probe) Close() error {
 		if p.reader != nil {
 			errs = append(errs, p.reader.Close())
 		}
-		if p.link != nil {
-			errs = append(errs, p.link.Close())
+		for _, l := range p.links {
+			errs = append(errs, l.Close())
 		}
-		p.coll.Close()
+		for _, prog := range p.programs {
+			errs = append(errs, prog.Close())
+		}
+		p.maps.Close()
 		p.closeErr = errors.Join(errs...)
 	})
 	return p.closeErr

@@ -4,8 +4,10 @@ package bpf
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,24 +64,31 @@ func TestEventLayoutMatchesKernelStruct(t *testing.T) {
 func TestLoadHealthProgram(t *testing.T) {
 	p := loadProbe(t, Options{})
 
-	// tp_btf is the first of the chain and this kernel (6.x with BTF) accepts it.
+	// tp_btf is the first of the chain and this kernel (6.x with BTF) accepts it, for both programs.
 	if p.Hook() != HookTPBTF {
 		t.Errorf("Load attached %s; tp_btf is available on this kernel and should win", p.Hook())
 	}
-	if len(p.coll.Programs) != 1 {
-		t.Errorf("%d programs loaded, want only the hook's", len(p.coll.Programs))
+	if hook, err := p.SocketHook(); hook != HookTPBTF || err != nil {
+		t.Errorf("SocketHook() = %q, %v; tp_btf is available on this kernel and should win", hook, err)
+	}
+	if len(p.programs) != 2 || p.programs[healthProgSysExitBtf] == nil || p.programs[healthProgInetSockSetStateBtf] == nil {
+		t.Errorf("programs loaded: %v, want only the two tp_btf ones", slices.Sorted(maps.Keys(p.programs)))
 	}
 	want := map[string]struct {
 		typ        ebpf.MapType
 		maxEntries uint32
 	}{
-		healthMapEvents:   {ebpf.RingBuf, defaultRingBufferSize},
-		healthMapTracking: {ebpf.LRUHash, defaultTrackingMapSize},
-		healthMapConfig:   {ebpf.Array, 2},
-		healthMapStats:    {ebpf.PerCPUArray, 1},
+		healthMapEvents:          {ebpf.RingBuf, defaultRingBufferSize},
+		healthMapTracking:        {ebpf.LRUHash, defaultTrackingMapSize},
+		healthMapConfig:          {ebpf.Array, 2},
+		healthMapStats:           {ebpf.PerCPUArray, 1},
+		healthMapConnectAttempts: {ebpf.Hash, 8192},
+		healthMapConnectThreads:  {ebpf.Hash, 4096},
+		healthMapConnectRunning:  {ebpf.Hash, 4096},
+		healthMapConnectReported: {ebpf.LRUHash, 2048},
 	}
 	for name, w := range want {
-		m := p.coll.Maps[name]
+		m := p.maps.Maps[name]
 		if m == nil {
 			t.Errorf("map %s missing", name)
 			continue
@@ -89,17 +98,17 @@ func TestLoadHealthProgram(t *testing.T) {
 		}
 	}
 	var total uint64
-	for name, m := range p.coll.Maps {
+	for name, m := range p.maps.Maps {
 		info, err := m.Info()
 		if err != nil {
 			t.Fatal(err)
 		}
 		memlock, _ := info.Memlock()
 		total += memlock
-		t.Logf("map %-14s %-12s memlock %8d B", name, m.Type(), memlock)
+		t.Logf("map %-16s %-12s memlock %8d B", name, m.Type(), memlock)
 	}
 	t.Logf("maps memlock total %d B (%.2f MiB)", total, float64(total)/(1<<20))
-	for name, prog := range p.coll.Programs {
+	for name, prog := range p.programs {
 		info, err := prog.Info()
 		if err != nil {
 			t.Fatal(err)
@@ -179,11 +188,11 @@ func TestAttachTracepoints(t *testing.T) {
 			if p.Hook() != hook {
 				t.Fatalf("Hook() = %s", p.Hook())
 			}
-			prog := p.coll.Programs[hookPrograms[hook]]
+			prog := p.programs[sysExitTracepoint.programs[hook]]
 			if prog.Type() != programTypes[hook] {
 				t.Errorf("program type %s, want %s", prog.Type(), programTypes[hook])
 			}
-			info, err := p.link.Info()
+			info, err := p.links[0].Info()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +233,7 @@ func TestRingBufferCreation(t *testing.T) {
 
 	t.Run("size", func(t *testing.T) {
 		p := loadProbe(t, Options{RingBufferSize: 4 << 20, PIDFilter: self, IncludePaths: true})
-		events := p.coll.Maps[healthMapEvents]
+		events := p.maps.Maps[healthMapEvents]
 		if events.Type() != ebpf.RingBuf || events.MaxEntries() != 4<<20 {
 			t.Errorf("ring is %s of %d bytes, want RingBuf of 4 MiB", events.Type(), events.MaxEntries())
 		}
@@ -495,7 +504,7 @@ func TestVerifierErrorIsExplained(t *testing.T) {
 	if err == nil {
 		t.Fatal("the verifier accepted a program reading an uninitialised register")
 	}
-	explained := explainLoadError(HookRawTracepoint, err)
+	explained := explainLoadError(HookRawTracepoint, healthProgSysExitRaw, err)
 	t.Logf("explained: %v", explained)
 	var ve *ebpf.VerifierError
 	if !errors.As(explained, &ve) {
@@ -603,7 +612,7 @@ func BenchmarkHookOverhead(b *testing.B) {
 	for _, hook := range append([]Hook{"none"}, hookChain...) {
 		b.Run(string(hook), func(b *testing.B) {
 			if hook != "none" {
-				p, err := load(Options{}, []Hook{hook})
+				p, err := load(Options{}, []Hook{hook}, hookChain)
 				if err != nil {
 					b.Fatal(err)
 				}

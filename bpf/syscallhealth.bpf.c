@@ -10,6 +10,8 @@
  * tracepoint/raw_syscalls/sys_exit. Each does the cheapest rejection first
  * (ret >= 0), then shares handle_failure(), which reads the syscall context
  * and reports through track.h's counting, rate-limiting and emitting path.
+ * A second program on the TCP state tracepoint (same three flavours) reports
+ * connects that fail after their syscall returned (connect.h).
  *
  * Compat syscalls: ignored. A 32-bit task's syscall numbers come from another
  * table (ia32 openat is 295, x86_64 295 is preadv; arm32 differs likewise), so
@@ -22,6 +24,8 @@
 #include <bpf/bpf_core_read.h>
 #include "health.h"
 #include "track.h"
+#include "syscall.h"
+#include "connect.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -39,66 +43,6 @@ struct {
 
 /* Path components resolved from an fd; deeper paths keep their deepest part behind "...". */
 #define PATH_MAX_DEPTH 24
-
-static __always_inline bool is_compat_syscall(struct pt_regs *regs)
-{
-#if defined(__TARGET_ARCH_x86)
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-
-	return BPF_CORE_READ(task, thread_info.status) & X86_TS_COMPAT;
-#else
-	return BPF_CORE_READ(regs, pstate) & ARM64_PSR_MODE32_BIT;
-#endif
-}
-
-/* The syscall argument idx (0-based) as saved at syscall entry. */
-static __always_inline unsigned long syscall_arg(struct pt_regs *regs, __u8 idx)
-{
-	unsigned long v = 0;
-
-#if defined(__TARGET_ARCH_x86)
-	switch (idx) {
-	case 0:
-		v = BPF_CORE_READ(regs, di);
-		break;
-	case 1:
-		v = BPF_CORE_READ(regs, si);
-		break;
-	case 2:
-		v = BPF_CORE_READ(regs, dx);
-		break;
-	case 3:
-		v = BPF_CORE_READ(regs, r10);
-		break;
-	case 4:
-		v = BPF_CORE_READ(regs, r8);
-		break;
-	default:
-		v = BPF_CORE_READ(regs, r9);
-		break;
-	}
-#else
-	if (idx == 0)
-		v = BPF_CORE_READ(regs, orig_x0);
-	else if (idx < 6)
-		bpf_core_read(&v, sizeof(v), &regs->regs[idx]);
-#endif
-	return v;
-}
-
-static __always_inline struct file *fd_file(int fd)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *f = NULL;
-
-	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
-}
 
 static __always_inline struct vfsmount *mount_vfsmount(struct mount *mnt)
 {
@@ -182,13 +126,11 @@ static __always_inline void resolve_fd_path(struct health_event *e, int fd)
 /* The local address a socket is bound to (listen, accept). */
 static __always_inline void read_socket_local(struct health_event *e, int fd)
 {
-	struct file *f = fd_file(fd);
+	struct sock *sk = fd_sock(fd);
 
-	if (!f)
+	if (!sk)
 		return;
 
-	struct socket *sock = BPF_CORE_READ(f, private_data);
-	struct sock *sk = BPF_CORE_READ(sock, sk);
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
 	if (family == AF_INET) {
@@ -267,13 +209,13 @@ static __noinline void fill_arguments(const struct syscall_rule *rule, struct he
 	case ARG_FD_FILE:
 		e->fd = (int)syscall_arg(regs, 0);
 		/* EBADF: there is no file to name. */
-		if (include_paths && errno_nr != 9)
+		if (include_paths && errno_nr != EBADF)
 			resolve_fd_path(e, e->fd);
 		break;
 	case ARG_FD_SOCKET:
 		e->fd = (int)syscall_arg(regs, 0);
 		/* EBADF, ENOTSOCK: there is no socket to read. */
-		if (include_paths && errno_nr != 9 && errno_nr != 88)
+		if (include_paths && errno_nr != EBADF && errno_nr != ENOTSOCK)
 			read_socket_local(e, e->fd);
 		break;
 	case ARG_SOCKADDR_PEER:
@@ -288,7 +230,8 @@ static __noinline void fill_arguments(const struct syscall_rule *rule, struct he
 /*
  * handle_failure runs for a syscall that returned ret < 0. With regs_from_task
  * (the tracepoint flavour, whose record has no registers) regs is looked up
- * only once the failure is known to be watched.
+ * only once the failure is known to be watched, or for connect, whose exit
+ * also hands its socket over to the TCP state program (connect.h).
  */
 static __always_inline int handle_failure(struct pt_regs *regs, bool regs_from_task, unsigned long nr, long ret)
 {
@@ -299,13 +242,21 @@ static __always_inline int handle_failure(struct pt_regs *regs, bool regs_from_t
 	if (!cfg)
 		return 0;
 
-	const struct syscall_rule *rule = &cfg->rules[nr];
-	if (!rule->watched)
-		return 0;
-
 	__u32 errno_nr = -ret;
-	if (!rule->all_errnos &&
-	    (errno_nr >= 64 * ERRNO_BITMAP_WORDS || !(rule->errnos[errno_nr / 64] & (1ULL << (errno_nr % 64)))))
+	struct connect_local local = {};
+	int connect_verdict = CONNECT_EXIT_REPORT;
+	if (nr == NR_CONNECT) {
+		if (regs_from_task) {
+			regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+			regs_from_task = false;
+		}
+		connect_verdict = connect_exit(cfg, regs, errno_nr, &local);
+		if (connect_verdict == CONNECT_EXIT_DONE)
+			return 0;
+	}
+
+	const struct syscall_rule *rule = &cfg->rules[nr];
+	if (!rule->watched || !errno_watched(rule, errno_nr))
 		return 0;
 
 	if (regs_from_task)
@@ -316,6 +267,8 @@ static __always_inline int handle_failure(struct pt_regs *regs, bool regs_from_t
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
 	if (filtered_out(cfg, tgid))
+		return 0;
+	if (connect_verdict == CONNECT_EXIT_UNLESS_REPORTED && connect_reported_before(regs, errno_nr))
 		return 0;
 
 	struct tracking_key key = {
@@ -329,15 +282,14 @@ static __always_inline int handle_failure(struct pt_regs *regs, bool regs_from_t
 
 	fill_task(e, pid_tgid);
 	fill_arguments(rule, e, regs, errno_nr, cfg->flags & CONFIG_F_INCLUDE_PATHS);
+	/* The source of a connect that failed during its syscall, recorded before the socket was disconnected. */
+	if (local.family && local.family == e->family) {
+		__builtin_memcpy(e->local_addr, local.addr, sizeof(e->local_addr));
+		e->local_port = local.port;
+	}
 	submit_event(cfg, e);
 	return 0;
 }
-
-#if defined(__TARGET_ARCH_x86)
-#define SYSCALL_NR_FIELD orig_ax
-#else
-#define SYSCALL_NR_FIELD syscallno
-#endif
 
 /* BTF-typed raw tracepoint: regs is a trusted pointer, read directly. */
 SEC("tp_btf/sys_exit")
@@ -372,4 +324,27 @@ int sys_exit_tp(struct trace_event_raw_sys_exit *ctx)
 	if (ret >= 0)
 		return 0;
 	return handle_failure(NULL, true, (unsigned long)ctx->id, ret);
+}
+
+/*
+ * The TCP state program (connect.h) in the same three flavours, chosen
+ * independently of the sys_exit one. tp_btf: sk is a trusted pointer.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int inet_sock_set_state_btf(__u64 *ctx)
+{
+	return handle_tcp_state((struct sock *)ctx[0], (int)ctx[1], (int)ctx[2]);
+}
+
+SEC("raw_tracepoint/inet_sock_set_state")
+int inet_sock_set_state_raw(__u64 *ctx)
+{
+	return handle_tcp_state((struct sock *)ctx[0], (int)ctx[1], (int)ctx[2]);
+}
+
+/* Classic tracepoint: the record carries the socket's address and both states. */
+SEC("tracepoint/sock/inet_sock_set_state")
+int inet_sock_set_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	return handle_tcp_state((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate);
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -80,9 +81,17 @@ type want struct {
 	errno       Errno
 	category    Category
 	path        string // "" when no path applies
-	fd          bool   // the syscall takes a descriptor
+	fd          bool   // the event names the descriptor
 	local, peer netip.AddrPort
-	uid, gid    uint32
+	// localPorts are the source ports of the failures (the trigger's local_ports,
+	// in the order it made them, which connects timing out together need not
+	// fail in): each event carries local's address and a port of them, no two the same.
+	localPorts []int
+	// anyLocalPort: the events carry local's address and a source port the trigger could not read.
+	anyLocalPort bool
+	// async: learned after the syscall returned (a non-blocking connect).
+	async    bool
+	uid, gid uint32
 }
 
 // checkFailures asserts the exact count of run's failures, the events that
@@ -117,6 +126,7 @@ func checkFailures(t *testing.T, p *Probe, log *eventLog, run triggered, w want,
 
 	clock := NewBootClock()
 	self := uint32(os.Getpid())
+	seenPorts := map[uint16]bool{}
 	var previous uint64
 	for i, ev := range events {
 		// Each event's count is exact: the gap to the previous event is itself plus what was held back.
@@ -128,8 +138,8 @@ func checkFailures(t *testing.T, p *Probe, log *eventLog, run triggered, w want,
 			t.Errorf("event %d identity: tid %d ppid %d uid %d gid %d comm %q; want %d %d %d %d %q",
 				i, ev.TID, ev.PPID, ev.UID, ev.GID, ev.Comm, run.TID, self, w.uid, w.gid, "syscallhealth-t")
 		}
-		if ev.Category != w.category || ev.Async || ev.CgroupID == 0 {
-			t.Errorf("event %d: category %s async %v cgroup %d", i, ev.Category, ev.Async, ev.CgroupID)
+		if ev.Category != w.category || ev.Async != w.async || ev.CgroupID == 0 {
+			t.Errorf("event %d: category %s async %v cgroup %d; want %s async %v", i, ev.Category, ev.Async, ev.CgroupID, w.category, w.async)
 		}
 		if ev.TimestampNs < run.bootStart || ev.TimestampNs > run.bootEnd {
 			t.Errorf("event %d at boot %d, outside the trigger's run [%d, %d]", i, ev.TimestampNs, run.bootStart, run.bootEnd)
@@ -143,8 +153,18 @@ func checkFailures(t *testing.T, p *Probe, log *eventLog, run triggered, w want,
 		if (ev.FD >= 0) != w.fd {
 			t.Errorf("event %d: fd %d, want a descriptor: %v", i, ev.FD, w.fd)
 		}
-		if ev.Local != w.local || ev.Peer != w.peer {
-			t.Errorf("event %d: local %v peer %v, want %v %v", i, ev.Local, ev.Peer, w.local, w.peer)
+		local := w.local
+		switch {
+		case w.localPorts != nil && slices.Contains(w.localPorts, int(ev.Local.Port())) && !seenPorts[ev.Local.Port()]:
+			local = netip.AddrPortFrom(w.local.Addr(), ev.Local.Port())
+			seenPorts[ev.Local.Port()] = true
+		case w.localPorts != nil:
+			t.Errorf("event %d: source port %d is not one of the trigger's %v, or seen twice", i, ev.Local.Port(), w.localPorts)
+		case w.anyLocalPort && ev.Local.Addr() == w.local.Addr() && ev.Local.Port() != 0:
+			local = ev.Local
+		}
+		if ev.Local != local || ev.Peer != w.peer {
+			t.Errorf("event %d: local %v peer %v, want %v %v", i, ev.Local, ev.Peer, local, w.peer)
 		}
 	}
 	if previous > uint64(run.Failures) {
@@ -235,8 +255,9 @@ func TestDetectECONNREFUSED(t *testing.T) {
 			}
 			p, log := systemProbe(t)
 			run := runTrigger(t, bin, "econnrefused", "-n", n(burstFailures), "-address", addr)
-			peer := netip.AddrPortFrom(netip.MustParseAddr(run.Address), uint16(run.Port))
-			checkFailures(t, p, log, run, want{syscall: "connect", errno: eCONNREFUSED, category: CategoryNetwork, fd: true, peer: peer}, systemRateLimit)
+			// A blocking connect: reported once, by its syscall, not as asynchronous,
+			// with the source port the TCP state program saw before the socket was disconnected.
+			checkFailures(t, p, log, run, connectWant(run, eCONNREFUSED, true), systemRateLimit)
 		})
 	}
 	// With a pause between failures the bucket refills: at 5/s (one token per
@@ -246,8 +267,7 @@ func TestDetectECONNREFUSED(t *testing.T) {
 		p := loadProbe(t, Options{IncludePaths: true, RateLimit: limit})
 		log := collectEvents(t, p)
 		run := runTrigger(t, bin, "econnrefused", "-n", "6", "-interval", "100ms")
-		peer := netip.AddrPortFrom(netip.MustParseAddr(run.Address), uint16(run.Port))
-		checkFailures(t, p, log, run, want{syscall: "connect", errno: eCONNREFUSED, category: CategoryNetwork, fd: true, peer: peer}, limit)
+		checkFailures(t, p, log, run, connectWant(run, eCONNREFUSED, true), limit)
 		events := log.matching(func(ev Event) bool { return ev.PID == uint32(run.PID) && ev.Errno == eCONNREFUSED })
 		var got []uint64
 		for _, ev := range events {

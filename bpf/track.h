@@ -48,6 +48,7 @@ enum stat_field {
 	STAT_RATE_LIMITED,
 	STAT_STORM_SUPPRESSED,
 	STAT_UNTRACKED,
+	STAT_UNTRACKED_CONNECTS,
 };
 
 static __always_inline void count_stat(enum stat_field field)
@@ -71,6 +72,9 @@ static __always_inline void count_stat(enum stat_field field)
 	case STAT_UNTRACKED:
 		__sync_fetch_and_add(&s->untracked, 1);
 		break;
+	case STAT_UNTRACKED_CONNECTS:
+		__sync_fetch_and_add(&s->untracked_connects, 1);
+		break;
 	}
 }
 
@@ -89,6 +93,14 @@ static __always_inline bool filtered_out(const struct health_config *cfg, __u32 
 	if (cfg->cgroup_filter && cfg->cgroup_filter != bpf_get_current_cgroup_id())
 		return true;
 	return false;
+}
+
+/* Whether rule reports errno_nr: its bitmap covers 1-255, all_errnos the rest. */
+static __always_inline bool errno_watched(const struct syscall_rule *rule, __u32 errno_nr)
+{
+	if (rule->all_errnos)
+		return true;
+	return errno_nr < 64 * ERRNO_BITMAP_WORDS && (rule->errnos[errno_nr / 64] & (1ULL << (errno_nr % 64)));
 }
 
 static __always_inline void hold_back(struct tracking_value *v, enum stat_field why)

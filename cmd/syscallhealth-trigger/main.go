@@ -65,10 +65,11 @@ func parse(args []string, stderr io.Writer) (trigger.Scenario, trigger.Options, 
 	linger := fs.Duration("linger", 0, "stay alive this long after printing the result (so /proc/<pid> can be read)")
 	fs.StringVar(&opts.Dir, "dir", "", "enospc: a tiny tmpfs to fill (mount -t tmpfs -o size=1m,nr_inodes=16 tmpfs DIR)")
 	fs.StringVar(&opts.Syscall, "syscall", "write", "enospc: the failing call, write (blocks full) or openat (inodes full)")
-	address := fs.String("address", "127.0.0.1", "econnrefused, eaddrinuse: loopback address (127.0.0.1 or ::1)")
-	port := fs.Uint("port", 0, "econnrefused: a closed port; eaddrinuse: the port to hold (0: pick a free one)")
+	address := fs.String("address", "127.0.0.1", "econnrefused, etimedout, eaddrinuse: loopback address (127.0.0.1 or ::1)")
+	port := fs.Uint("port", 0, "econnrefused: a closed port; etimedout: the port whose SYNs are dropped (0: 9); eaddrinuse: the port to hold (0: pick a free one)")
 	fs.StringVar(&opts.Path, "path", "", "eacces: a file unreadable by uid 65534, e.g. mode 0600 owned by root")
 	fs.StringVar(&opts.Cgroup, "cgroup", "", "eagain-fork: an existing pids cgroup directory (default: create and remove one)")
+	fs.StringVar(&opts.Mode, "mode", "", "econnrefused, etimedout: how the client connects: blocking (econnrefused's default), nonblocking (EINPROGRESS, then poll and SO_ERROR; etimedout's default) or dial (Go net.Dial)")
 
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {

@@ -10,4 +10,9 @@ type Result struct {
 	Path     string `json:"path,omitempty"`
 	Address  string `json:"address,omitempty"`
 	Port     int    `json:"port,omitempty"`
+	// Mode is how the connect scenarios' client connected (blocking, nonblocking, dial).
+	Mode string `json:"mode,omitempty"`
+	// LocalPorts are the source ports of the failed connects, in order, where the
+	// client can read them afterwards (not with dial, whose socket Go closes).
+	LocalPorts []int `json:"local_ports,omitempty"`
 }

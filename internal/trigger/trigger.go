@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -40,6 +41,9 @@ type Options struct {
 	Cgroup string
 	// Interval is a pause between failing calls, so a rate limiter refills in between.
 	Interval time.Duration
+	// Mode is how econnrefused and etimedout connect: ModeBlocking, ModeNonblocking or
+	// ModeDial; empty means blocking for econnrefused and nonblocking for etimedout.
+	Mode string
 }
 
 // Scenario is one way of causing a (syscall, errno) failure.
@@ -57,7 +61,8 @@ func Scenarios() []Scenario {
 		{Name: "emfile", Summary: "openat fails with EMFILE under a lowered RLIMIT_NOFILE", run: runEMFILE},
 		{Name: "enospc", Summary: "write (or openat with -syscall openat) fails with ENOSPC on a full tiny tmpfs", Options: []string{"dir", "syscall"}, run: runENOSPC},
 		{Name: "enomem", Summary: "mmap fails with ENOMEM under a lowered RLIMIT_AS", run: runENOMEM},
-		{Name: "econnrefused", Summary: "connect to a closed loopback port fails with ECONNREFUSED", Options: []string{"address", "port"}, run: runECONNREFUSED},
+		{Name: "econnrefused", Summary: "connect to a closed loopback port fails with ECONNREFUSED (-mode blocking, nonblocking: EINPROGRESS then SO_ERROR, dial: Go net.Dial)", Options: []string{"address", "port", "mode"}, run: runECONNREFUSED},
+		{Name: "etimedout", Summary: "connect times out with ETIMEDOUT in a private network namespace that drops SYNs, in ~3 s (needs root; -mode as econnrefused, default nonblocking)", Options: []string{"address", "port", "mode"}, run: runETIMEDOUT},
 		{Name: "eaddrinuse", Summary: "bind to a loopback address:port already listening fails with EADDRINUSE", Options: []string{"address", "port"}, run: runEADDRINUSE},
 		{Name: "eacces", Summary: "openat of a file unreadable by uid 65534 fails with EACCES (root drops to 65534 first)", Options: []string{"path"}, run: runEACCES},
 		{Name: "eagain-fork", Summary: "clone fails with EAGAIN inside a pids cgroup at its limit (needs root)", Options: []string{"cgroup"}, run: runEAGAINFork},
@@ -98,9 +103,18 @@ func (s Scenario) Validate(o Options) error {
 		if o.Syscall != "" && o.Syscall != "write" && o.Syscall != "openat" {
 			return fmt.Errorf("enospc: -syscall must be write or openat, got %q", o.Syscall)
 		}
-	case "econnrefused", "eaddrinuse":
+	case "econnrefused", "etimedout", "eaddrinuse":
 		if o.Address.IsValid() && !o.Address.IsLoopback() {
 			return fmt.Errorf("%s: -address must be a loopback address (127.0.0.1 or ::1), got %s", s.Name, o.Address)
+		}
+		if s.Name == "eaddrinuse" {
+			break
+		}
+		if o.Mode != "" && !slices.Contains(connectModes, o.Mode) {
+			return fmt.Errorf("%s: -mode must be one of %s, got %q", s.Name, strings.Join(connectModes, ", "), o.Mode)
+		}
+		if o.Mode == ModeDial && o.Address.Is4In6() {
+			return fmt.Errorf("%s: -mode dial cannot use %s: Go dials v4-mapped addresses over IPv4; use -mode nonblocking or blocking", s.Name, o.Address)
 		}
 	case "eacces":
 		if o.Path == "" {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,10 @@ func TestValidate(t *testing.T) {
 		{"eaddrinuse", Options{Failures: 1, Address: netip.MustParseAddr("2001:db8::1")}, "loopback"},
 		{"eacces", Options{Failures: 1}, "-path is required"},
 		{"econnrefused", Options{Failures: 2, Address: netip.MustParseAddr("::1")}, ""},
+		{"econnrefused", Options{Failures: 1, Mode: "async"}, "-mode must be one of blocking, nonblocking, dial"},
+		{"etimedout", Options{Failures: 1, Address: netip.MustParseAddr("10.0.0.1")}, "loopback"},
+		{"etimedout", Options{Failures: 1, Mode: ModeDial, Address: netip.MustParseAddr("::ffff:127.0.0.1")}, "Go dials v4-mapped addresses over IPv4"},
+		{"etimedout", Options{Failures: 3, Mode: ModeBlocking}, ""},
 		{"eagain-fork", Options{Failures: 1}, ""},
 	}
 	for _, tt := range tests {
@@ -109,7 +114,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
-	assert.Equal(t, []string{"emfile", "enospc", "enomem", "econnrefused", "eaddrinuse", "eacces", "eagain-fork"}, Names())
+	assert.Equal(t, []string{"emfile", "enospc", "enomem", "econnrefused", "etimedout", "eaddrinuse", "eacces", "eagain-fork"}, Names())
 	_, ok := Lookup("enoent")
 	assert.False(t, ok)
 }
@@ -147,8 +152,10 @@ func TestECONNREFUSED(t *testing.T) {
 	s := scenario(t, "econnrefused")
 	r, err := s.Run(Options{Failures: 4})
 	require.NoError(t, err)
-	assert.Equal(t, Result{PID: os.Getpid(), TID: r.TID, Syscall: "connect", Errno: "ECONNREFUSED", Failures: 4, Address: "127.0.0.1", Port: r.Port}, r)
+	assert.Equal(t, Result{PID: os.Getpid(), TID: r.TID, Syscall: "connect", Errno: "ECONNREFUSED", Failures: 4, Address: "127.0.0.1", Port: r.Port,
+		Mode: ModeBlocking, LocalPorts: r.LocalPorts}, r)
 	assert.NotZero(t, r.Port)
+	checkLocalPorts(t, r)
 
 	t.Run("given closed port", func(t *testing.T) {
 		r2, err := s.Run(Options{Failures: 2, Port: uint16(r.Port)})
@@ -167,12 +174,113 @@ func TestECONNREFUSED(t *testing.T) {
 		assert.Equal(t, 2, r6.Failures)
 	})
 	t.Run("open port is an error", func(t *testing.T) {
-		fd, port, err := listenLoopback(netip.MustParseAddr("127.0.0.1"), 0)
-		require.NoError(t, err)
-		defer unix.Close(fd)
-		_, err = s.Run(Options{Failures: 1, Port: port})
-		require.ErrorContains(t, err, "succeeded after 0 failures")
+		for _, mode := range connectModes {
+			// A listener each: the backlog of 1 holds one unaccepted connection.
+			fd, port, err := listenLoopback(netip.MustParseAddr("127.0.0.1"), 0)
+			require.NoError(t, err)
+			_, err = s.Run(Options{Failures: 1, Port: port, Mode: mode})
+			unix.Close(fd)
+			require.ErrorContains(t, err, "succeeded after 0 failures", mode)
+		}
 	})
+	// Non-blocking clients: connect returns EINPROGRESS and the refusal comes from SO_ERROR.
+	for _, mode := range []string{ModeNonblocking, ModeDial} {
+		for _, addr := range []string{"127.0.0.1", "::1", "::ffff:127.0.0.1"} {
+			if mode == ModeDial && addr == "::ffff:127.0.0.1" {
+				continue
+			}
+			t.Run(mode+" "+addr, func(t *testing.T) {
+				if netip.MustParseAddr(addr).Is6() {
+					requireIPv6Loopback(t)
+				}
+				r, err := s.Run(Options{Failures: 3, Mode: mode, Address: netip.MustParseAddr(addr)})
+				require.NoError(t, err)
+				assert.Equal(t, mode, r.Mode)
+				assert.Equal(t, addr, r.Address)
+				assert.Equal(t, 3, r.Failures)
+				if mode == ModeDial {
+					assert.Nil(t, r.LocalPorts, "Go closes the socket of a failed dial")
+				} else {
+					checkLocalPorts(t, r)
+				}
+			})
+		}
+	}
+}
+
+// checkLocalPorts asserts one distinct, non-zero source port per failure.
+func checkLocalPorts(t *testing.T, r Result) {
+	t.Helper()
+	require.Len(t, r.LocalPorts, r.Failures)
+	seen := map[int]bool{}
+	for _, p := range r.LocalPorts {
+		assert.NotZero(t, p)
+		assert.False(t, seen[p], "source port %d twice", p)
+		seen[p] = true
+	}
+}
+
+func requireIPv6Loopback(t *testing.T) {
+	t.Helper()
+	fd, _, err := listenLoopback(netip.IPv6Loopback(), 0)
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	unix.Close(fd)
+}
+
+// netnsOfThread identifies the calling thread's network namespace.
+func netnsOfThread(t *testing.T) string {
+	t.Helper()
+	ns, err := os.Readlink("/proc/thread-self/ns/net")
+	require.NoError(t, err)
+	return ns
+}
+
+func TestETIMEDOUT(t *testing.T) {
+	requireRoot(t)
+	s := scenario(t, "etimedout")
+	hostRetries, err := os.ReadFile("/proc/sys/net/ipv4/tcp_syn_retries")
+	require.NoError(t, err)
+	// The scenario runs on this goroutine's thread: it must leave it in the host's namespace.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	hostNetns := netnsOfThread(t)
+	for _, tc := range []struct {
+		mode, addr string
+		failures   int
+	}{
+		{ModeNonblocking, "127.0.0.1", 3},
+		{ModeBlocking, "::1", 1},
+		{ModeDial, "127.0.0.1", 1},
+	} {
+		t.Run(tc.mode+" "+tc.addr, func(t *testing.T) {
+			if tc.addr == "::1" {
+				requireIPv6Loopback(t)
+			}
+			start := time.Now()
+			r, err := s.Run(Options{Failures: tc.failures, Mode: tc.mode, Address: netip.MustParseAddr(tc.addr)})
+			require.NoError(t, err)
+			elapsed := time.Since(start)
+			assert.Equal(t, Result{PID: os.Getpid(), TID: r.TID, Syscall: "connect", Errno: "ETIMEDOUT", Failures: tc.failures,
+				Address: tc.addr, Port: blackholePort, Mode: tc.mode, LocalPorts: r.LocalPorts}, r)
+			if tc.mode != ModeDial {
+				checkLocalPorts(t, r)
+			}
+			// tcp_syn_retries=1: a SYN, one retry after 1 s, give up 2 s later; parallel connects together.
+			assert.Greater(t, elapsed, 2500*time.Millisecond)
+			assert.Less(t, elapsed, time.Duration(tc.failures)*3*time.Second+5*time.Second)
+		})
+	}
+	assert.Equal(t, hostNetns, netnsOfThread(t), "the thread is back in the host network namespace")
+	after, err := os.ReadFile("/proc/sys/net/ipv4/tcp_syn_retries")
+	require.NoError(t, err)
+	assert.Equal(t, string(hostRetries), string(after), "the host's tcp_syn_retries is untouched")
+	if nft, err := findTool("nft"); err == nil {
+		out, err := exec.Command(nft, "list", "tables").CombinedOutput()
+		require.NoError(t, err, string(out))
+		assert.NotContains(t, string(out), "syscallhealth_trigger", "the drop rule lived in the private namespace only")
+	}
 }
 
 func TestInterval(t *testing.T) {

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
+/*
+ * The current task's syscall context: its saved registers (number,
+ * arguments, ABI) and its file descriptors. Shared by the sys_exit program and
+ * the TCP state program, which asks whether the SYN it sees was sent by a
+ * connect syscall.
+ */
+#ifndef SYSCALLHEALTH_SYSCALL_H
+#define SYSCALLHEALTH_SYSCALL_H
+
+static __always_inline bool is_compat_syscall(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	return BPF_CORE_READ(task, thread_info.status) & X86_TS_COMPAT;
+#else
+	return BPF_CORE_READ(regs, pstate) & ARM64_PSR_MODE32_BIT;
+#endif
+}
+
+/* The number of the syscall the task is in (or last made, in user space). */
+static __always_inline long syscall_nr(struct pt_regs *regs)
+{
+	return BPF_CORE_READ(regs, SYSCALL_NR_FIELD);
+}
+
+/* The syscall argument idx (0-based) as saved at syscall entry. */
+static __always_inline unsigned long syscall_arg(struct pt_regs *regs, __u8 idx)
+{
+	unsigned long v = 0;
+
+#if defined(__TARGET_ARCH_x86)
+	switch (idx) {
+	case 0:
+		v = BPF_CORE_READ(regs, di);
+		break;
+	case 1:
+		v = BPF_CORE_READ(regs, si);
+		break;
+	case 2:
+		v = BPF_CORE_READ(regs, dx);
+		break;
+	case 3:
+		v = BPF_CORE_READ(regs, r10);
+		break;
+	case 4:
+		v = BPF_CORE_READ(regs, r8);
+		break;
+	default:
+		v = BPF_CORE_READ(regs, r9);
+		break;
+	}
+#else
+	if (idx == 0)
+		v = BPF_CORE_READ(regs, orig_x0);
+	else if (idx < 6)
+		bpf_core_read(&v, sizeof(v), &regs->regs[idx]);
+#endif
+	return v;
+}
+
+static __always_inline struct file *fd_file(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* The socket behind descriptor fd; the caller knows fd is a socket (the syscall did not fail with EBADF or ENOTSOCK). */
+static __always_inline struct sock *fd_sock(int fd)
+{
+	struct file *f = fd_file(fd);
+
+	if (!f)
+		return NULL;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
+#endif /* SYSCALLHEALTH_SYSCALL_H */
