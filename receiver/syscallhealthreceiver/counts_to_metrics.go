@@ -113,6 +113,7 @@ func (m *metricsCollector) collect(counts []bpf.Count, stats bpf.Stats, now time
 	m.mb.RecordSyscallhealthEventsDroppedDataPoint(ts, int64(m.drops.backpressure.Load()), metadata.AttributeSyscallhealthDropReasonBackpressure)
 	m.mb.RecordSyscallhealthEventsSuppressedDataPoint(ts, int64(stats.Suppressed))
 	m.mb.RecordSyscallhealthFailuresUntrackedDataPoint(ts, int64(stats.Untracked))
+	m.mb.RecordSyscallhealthConnectsUntrackedDataPoint(ts, int64(stats.UntrackedConnects))
 	if m.findings != nil {
 		for _, a := range m.findings.Active() {
 			m.mb.RecordSyscallhealthIssuesActiveDataPoint(ts, a.Active, metadata.MapAttributeSyscallhealthIssueKind[a.Kind.String()])

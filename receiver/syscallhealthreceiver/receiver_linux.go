@@ -26,6 +26,7 @@ import (
 // kernelProbe is what the receiver uses of the loaded kernel probes (*bpf.Probe).
 type kernelProbe interface {
 	Hook() bpf.Hook
+	SocketHook() (bpf.Hook, error)
 	ReadEvent(ev *bpf.Event) error
 	Counts() ([]bpf.Count, error)
 	DeleteCounts(keys []bpf.CountKey) error
@@ -119,6 +120,11 @@ func (r *syscallHealthReceiver) Start(_ context.Context, host component.Host) er
 		return err
 	}
 	r.settings.Logger.Info("kernel probes attached", zap.String("hook", string(probe.Hook())), zap.Int("syscalls", len(opts.Rules)))
+	if socketHook, err := probe.SocketHook(); err != nil {
+		r.settings.Logger.Warn("failures of non-blocking connects that fail after connect() returns are not reported", zap.Error(err))
+	} else {
+		r.settings.Logger.Info("TCP state probe attached: asynchronous connect failures are reported", zap.String("hook", string(socketHook)))
+	}
 
 	loadTime := time.Now()
 	hostName, err := os.Hostname()

@@ -51,6 +51,8 @@ func newRecordingProbe() *recordingProbe {
 
 func (p *recordingProbe) Hook() bpf.Hook { return "tp_btf" }
 
+func (p *recordingProbe) SocketHook() (bpf.Hook, error) { return "tp_btf", nil }
+
 func (p *recordingProbe) ReadEvent(ev *bpf.Event) error {
 	select {
 	case r := <-p.events:

@@ -59,6 +59,26 @@ func (ms *SyscallhealthConnectFailuresMetricConfig) Validate() error {
 	return nil
 }
 
+// SyscallhealthConnectsUntrackedMetricConfig provides config for the syscallhealth.connects.untracked metric.
+type SyscallhealthConnectsUntrackedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *SyscallhealthConnectsUntrackedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // SyscallhealthEventsDroppedMetricAttributeKey specifies the key of an attribute for the syscallhealth.events.dropped metric.
 type SyscallhealthEventsDroppedMetricAttributeKey string
 
@@ -296,6 +316,7 @@ func (ms *SyscallhealthIssuesEvictedMetricConfig) Validate() error {
 // MetricsConfig provides config for syscallhealth metrics.
 type MetricsConfig struct {
 	SyscallhealthConnectFailures   SyscallhealthConnectFailuresMetricConfig   `mapstructure:"syscallhealth.connect.failures"`
+	SyscallhealthConnectsUntracked SyscallhealthConnectsUntrackedMetricConfig `mapstructure:"syscallhealth.connects.untracked"`
 	SyscallhealthEventsDropped     SyscallhealthEventsDroppedMetricConfig     `mapstructure:"syscallhealth.events.dropped"`
 	SyscallhealthEventsSuppressed  SyscallhealthEventsSuppressedMetricConfig  `mapstructure:"syscallhealth.events.suppressed"`
 	SyscallhealthFailures          SyscallhealthFailuresMetricConfig          `mapstructure:"syscallhealth.failures"`
@@ -310,6 +331,9 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             false,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []SyscallhealthConnectFailuresMetricAttributeKey{SyscallhealthConnectFailuresMetricAttributeKeyNetworkPeerAddress, SyscallhealthConnectFailuresMetricAttributeKeyNetworkPeerPort, SyscallhealthConnectFailuresMetricAttributeKeyErrorType},
+		},
+		SyscallhealthConnectsUntracked: SyscallhealthConnectsUntrackedMetricConfig{
+			Enabled: true,
 		},
 		SyscallhealthEventsDropped: SyscallhealthEventsDroppedMetricConfig{
 			Enabled:             true,

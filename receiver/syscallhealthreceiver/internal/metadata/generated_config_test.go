@@ -31,6 +31,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SyscallhealthConnectFailuresMetricAttributeKey{SyscallhealthConnectFailuresMetricAttributeKeyNetworkPeerAddress, SyscallhealthConnectFailuresMetricAttributeKeyNetworkPeerPort, SyscallhealthConnectFailuresMetricAttributeKeyErrorType},
 					},
+					SyscallhealthConnectsUntracked: SyscallhealthConnectsUntrackedMetricConfig{
+						Enabled: true,
+					},
 					SyscallhealthEventsDropped: SyscallhealthEventsDroppedMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
@@ -81,6 +84,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SyscallhealthConnectFailuresMetricAttributeKey{SyscallhealthConnectFailuresMetricAttributeKeyNetworkPeerAddress, SyscallhealthConnectFailuresMetricAttributeKeyNetworkPeerPort, SyscallhealthConnectFailuresMetricAttributeKeyErrorType},
 					},
+					SyscallhealthConnectsUntracked: SyscallhealthConnectsUntrackedMetricConfig{
+						Enabled: false,
+					},
 					SyscallhealthEventsDropped: SyscallhealthEventsDroppedMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
@@ -126,7 +132,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SyscallhealthConnectFailuresMetricConfig{}, SyscallhealthEventsDroppedMetricConfig{}, SyscallhealthEventsSuppressedMetricConfig{}, SyscallhealthFailuresMetricConfig{}, SyscallhealthFailuresUntrackedMetricConfig{}, SyscallhealthIssuesActiveMetricConfig{}, SyscallhealthIssuesEvictedMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SyscallhealthConnectFailuresMetricConfig{}, SyscallhealthConnectsUntrackedMetricConfig{}, SyscallhealthEventsDroppedMetricConfig{}, SyscallhealthEventsSuppressedMetricConfig{}, SyscallhealthFailuresMetricConfig{}, SyscallhealthFailuresUntrackedMetricConfig{}, SyscallhealthIssuesActiveMetricConfig{}, SyscallhealthIssuesEvictedMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}

@@ -146,6 +146,9 @@ var MetricsInfo = metricsInfo{
 		Name:       "syscallhealth.connect.failures",
 		Attributes: []string{"network.peer.address", "network.peer.port", "error.type"},
 	},
+	SyscallhealthConnectsUntracked: metricInfo{
+		Name: "syscallhealth.connects.untracked",
+	},
 	SyscallhealthEventsDropped: metricInfo{
 		Name:       "syscallhealth.events.dropped",
 		Attributes: []string{"syscallhealth.drop.reason"},
@@ -172,6 +175,7 @@ var MetricsInfo = metricsInfo{
 
 type metricsInfo struct {
 	SyscallhealthConnectFailures   metricInfo
+	SyscallhealthConnectsUntracked metricInfo
 	SyscallhealthEventsDropped     metricInfo
 	SyscallhealthEventsSuppressed  metricInfo
 	SyscallhealthFailures          metricInfo
@@ -274,6 +278,58 @@ func (m *metricSyscallhealthConnectFailures) emit(metrics pmetric.MetricSlice) {
 
 func newMetricSyscallhealthConnectFailures(cfg SyscallhealthConnectFailuresMetricConfig) metricSyscallhealthConnectFailures {
 	m := metricSyscallhealthConnectFailures{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricSyscallhealthConnectsUntracked struct {
+	data     pmetric.Metric                             // data buffer for generated metric.
+	config   SyscallhealthConnectsUntrackedMetricConfig // metric config provided by user.
+	capacity int                                        // max observed number of data points added to the metric.
+}
+
+// init fills syscallhealth.connects.untracked metric with initial data.
+func (m *metricSyscallhealthConnectsUntracked) init() {
+	m.data.SetName("syscallhealth.connects.untracked")
+	m.data.SetDescription("TCP connects the kernel did not follow because its in-flight connect map was full; a later asynchronous failure of such a connect (refused or timed out after connect() returned) is not counted. Non-zero means more connects were in flight at once than the probe tracks.")
+	m.data.SetUnit("{connect}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricSyscallhealthConnectsUntracked) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSyscallhealthConnectsUntracked) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSyscallhealthConnectsUntracked) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSyscallhealthConnectsUntracked(cfg SyscallhealthConnectsUntrackedMetricConfig) metricSyscallhealthConnectsUntracked {
+	m := metricSyscallhealthConnectsUntracked{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -765,6 +821,7 @@ type MetricsBuilder struct {
 	resourceAttributeIncludeFilter       map[string]filter.Filter
 	resourceAttributeExcludeFilter       map[string]filter.Filter
 	metricSyscallhealthConnectFailures   metricSyscallhealthConnectFailures
+	metricSyscallhealthConnectsUntracked metricSyscallhealthConnectsUntracked
 	metricSyscallhealthEventsDropped     metricSyscallhealthEventsDropped
 	metricSyscallhealthEventsSuppressed  metricSyscallhealthEventsSuppressed
 	metricSyscallhealthFailures          metricSyscallhealthFailures
@@ -797,6 +854,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricsBuffer:                        pmetric.NewMetrics(),
 		buildInfo:                            settings.BuildInfo,
 		metricSyscallhealthConnectFailures:   newMetricSyscallhealthConnectFailures(mbc.Metrics.SyscallhealthConnectFailures),
+		metricSyscallhealthConnectsUntracked: newMetricSyscallhealthConnectsUntracked(mbc.Metrics.SyscallhealthConnectsUntracked),
 		metricSyscallhealthEventsDropped:     newMetricSyscallhealthEventsDropped(mbc.Metrics.SyscallhealthEventsDropped),
 		metricSyscallhealthEventsSuppressed:  newMetricSyscallhealthEventsSuppressed(mbc.Metrics.SyscallhealthEventsSuppressed),
 		metricSyscallhealthFailures:          newMetricSyscallhealthFailures(mbc.Metrics.SyscallhealthFailures),
@@ -936,6 +994,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Scope().SetVersion(mb.buildInfo.Version)
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
 	mb.metricSyscallhealthConnectFailures.emit(ils.Metrics())
+	mb.metricSyscallhealthConnectsUntracked.emit(ils.Metrics())
 	mb.metricSyscallhealthEventsDropped.emit(ils.Metrics())
 	mb.metricSyscallhealthEventsSuppressed.emit(ils.Metrics())
 	mb.metricSyscallhealthFailures.emit(ils.Metrics())
@@ -976,6 +1035,11 @@ func (mb *MetricsBuilder) Emit(options ...ResourceMetricsOption) pmetric.Metrics
 // RecordSyscallhealthConnectFailuresDataPoint adds a data point to syscallhealth.connect.failures metric.
 func (mb *MetricsBuilder) RecordSyscallhealthConnectFailuresDataPoint(ts pcommon.Timestamp, val int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, errorTypeAttributeValue string) {
 	mb.metricSyscallhealthConnectFailures.recordDataPoint(mb.startTime, ts, val, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, errorTypeAttributeValue)
+}
+
+// RecordSyscallhealthConnectsUntrackedDataPoint adds a data point to syscallhealth.connects.untracked metric.
+func (mb *MetricsBuilder) RecordSyscallhealthConnectsUntrackedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricSyscallhealthConnectsUntracked.recordDataPoint(mb.startTime, ts, val)
 }
 
 // RecordSyscallhealthEventsDroppedDataPoint adds a data point to syscallhealth.events.dropped metric.

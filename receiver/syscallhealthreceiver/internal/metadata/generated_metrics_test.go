@@ -88,6 +88,9 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordSyscallhealthConnectsUntrackedDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordSyscallhealthEventsDroppedDataPoint(ts, 1, AttributeSyscallhealthDropReasonBackpressure)
 			if tt.name == "reaggregate_set" {
 				mb.RecordSyscallhealthEventsDroppedDataPoint(ts, 3, AttributeSyscallhealthDropReasonConsumerError)
@@ -217,6 +220,20 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("error.type")
 						assert.False(t, ok)
 					}
+				case "syscallhealth.connects.untracked":
+					assert.False(t, validatedMetrics["syscallhealth.connects.untracked"], "Found a duplicate in the metrics slice: syscallhealth.connects.untracked")
+					validatedMetrics["syscallhealth.connects.untracked"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "TCP connects the kernel did not follow because its in-flight connect map was full; a later asynchronous failure of such a connect (refused or timed out after connect() returned) is not counted. Non-zero means more connects were in flight at once than the probe tracks.", mi.Description())
+					assert.Equal(t, "{connect}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
 				case "syscallhealth.events.dropped":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["syscallhealth.events.dropped"], "Found a duplicate in the metrics slice: syscallhealth.events.dropped")
