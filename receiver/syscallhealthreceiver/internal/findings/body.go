@@ -52,6 +52,9 @@ func title(t *Transition) string {
 	case KindReadOnlyFilesystem:
 		return "Read-only filesystem at " + s.Name
 	case KindIOError:
+		if s.Type == SubjectDevice {
+			return "I/O errors on device " + s.Path
+		}
 		if strings.HasPrefix(s.Mount.Source, "/dev/") {
 			return fmt.Sprintf("I/O errors on %s (device %s)", s.Name, s.Mount.Source)
 		}

@@ -129,8 +129,12 @@ func (e *Engine) ObserveEvent(o Observation) {
 	if total > s.accounted && !s.retired {
 		n, s.accounted = total-s.accounted, total
 	}
-	subject, _ := e.subjectOf(k, &o, true)
-	s.subject, s.hasSubject = subject, true
+	subject, res := e.subjectOf(k, &o)
+	if res == notEvidence {
+		e.ignore(s)
+		return
+	}
+	s.subject, s.hasSubject, s.ignored = subject, true, false
 	if s.pending > 0 {
 		e.flushPending(s, subject)
 	}
@@ -170,9 +174,16 @@ func (e *Engine) ObserveCount(o Observation) {
 	}
 	n := o.Total - s.accounted
 	s.accounted = o.Total
+	if s.ignored {
+		return
+	}
 	if !s.hasSubject {
-		if subject, ok := e.subjectOf(k, &o, false); ok {
+		switch subject, res := e.subjectOf(k, &o); res {
+		case subjectFound:
 			s.subject, s.hasSubject = subject, true
+		case notEvidence:
+			e.ignore(s)
+			return
 		}
 	}
 	if s.hasSubject {
@@ -214,8 +225,7 @@ func (e *Engine) Evaluate() []Transition {
 	now := e.clock.Now()
 	for s := range e.pending {
 		if now.Sub(s.pendingSince) >= e.updateInterval {
-			subject, _ := e.subjectOf(s.kind, &s.pendingObs, true)
-			e.flushPending(s, subject)
+			e.settlePending(s)
 		}
 	}
 	out := e.queued
@@ -318,7 +328,17 @@ func (e *Engine) releasePending(s *series) {
 	if s.pending == 0 {
 		return
 	}
-	subject, _ := e.subjectOf(s.kind, &s.pendingObs, true)
+	e.settlePending(s)
+}
+
+// settlePending stops waiting for the event of a series counted by the tracking map:
+// its failures go to the best subject known now, the fallback one included.
+func (e *Engine) settlePending(s *series) {
+	subject, res := e.subjectOf(s.kind, &s.pendingObs)
+	if res == notEvidence {
+		e.ignore(s)
+		return
+	}
 	e.flushPending(s, subject)
 }
 
@@ -326,22 +346,30 @@ func (e *Engine) releasePending(s *series) {
 // no longer tell, a failure whose subject does not depend on its arguments takes the
 // subject the same process's failures of that kind were resolved to: a write(2) has
 // no path but its failed open(2) had one; a fork failing again after its pids cgroup
-// dropped below the limit. Otherwise, with final set, the fallback subject named after
-// the process is used, and without it the caller waits for better context.
-func (e *Engine) subjectOf(k Kind, o *Observation, final bool) (Subject, bool) {
-	subject, ok := e.resolver.resolve(k, o)
-	if ok {
-		return subject, true
+// dropped below the limit. Otherwise it is the fallback subject named after the
+// process, which a caller may use or wait for better context.
+func (e *Engine) subjectOf(k Kind, o *Observation) (Subject, resolution) {
+	subject, res := e.resolver.resolve(k, o)
+	if res != subjectFallback {
+		return subject, res
 	}
 	switch k {
 	case KindDiskFull, KindReadOnlyFilesystem, KindIOError, KindProcessLimit:
 		for _, s := range e.series.byPID[o.PID] {
 			if s.kind == k && s.hasSubject && isConfirmed(s.subject) {
-				return s.subject, true
+				return s.subject, subjectFound
 			}
 		}
 	}
-	return subject, final
+	return subject, subjectFallback
+}
+
+// ignore marks a series whose failures are no evidence for its kind and drops the
+// failures it was holding for its event: they were more of what the event named.
+func (e *Engine) ignore(s *series) {
+	s.ignored = true
+	s.subject, s.hasSubject = Subject{}, false
+	e.clearPending(s)
 }
 
 // isConfirmed tells a subject found on the system from a fallback named after the process.
@@ -355,6 +383,10 @@ func isConfirmed(s Subject) bool {
 
 func (e *Engine) flushPending(s *series, subject Subject) {
 	e.record(s.kind, subject, &s.pendingObs, s.pending, s.pendingObs.Time)
+	e.clearPending(s)
+}
+
+func (e *Engine) clearPending(s *series) {
 	s.pending = 0
 	s.pendingSince = time.Time{}
 	s.pendingObs = Observation{}

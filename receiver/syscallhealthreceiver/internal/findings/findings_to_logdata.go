@@ -118,6 +118,9 @@ func putSubject(t *Transition, attrs pcommon.Map) {
 		putNonEmpty(attrs, attrFilesystemType, s.Mount.FSType)
 		putNonEmpty(attrs, attrDevice, s.Mount.Source)
 		putNonEmpty(attrs, attrFilePath, t.Path)
+	case SubjectDevice:
+		attrs.PutStr(attrDevice, s.Path)
+		putNonEmpty(attrs, attrFilePath, t.Path)
 	case SubjectUnknownMount, SubjectUnknownAddress, SubjectUnknownAccess, SubjectUnknownLimit:
 		putNonEmpty(attrs, attrExecutableName, s.Executable)
 		putNonEmpty(attrs, attrFilePath, t.Path)

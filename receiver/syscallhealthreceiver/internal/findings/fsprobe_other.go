@@ -6,6 +6,6 @@ package findings
 // the package (and the receiver's configuration) building on other platforms.
 type kernelFS struct{}
 
-func (kernelFS) mountIDInRoot(string, uint32, string) (int, bool) { return 0, false }
+func (kernelFS) statInRoot(string, uint32, string) (pathStat, bool) { return pathStat{}, false }
 
 func (kernelFS) openFile(string) (openFileInfo, bool) { return openFileInfo{}, false }

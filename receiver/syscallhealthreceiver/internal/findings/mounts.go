@@ -39,48 +39,64 @@ func (r *mountResolver) procPath(pid uint32, elem ...string) string {
 	return filepath.Join(append([]string{r.procRoot, strconv.FormatUint(uint64(pid), 10)}, elem...)...)
 }
 
-// resolve returns the mount holding p for process pid. A relative p is taken
-// relative to the process's working directory. When the process is gone and
-// hostNamespace is set (it ran outside any container), the host's table (pid 1) is used.
-func (r *mountResolver) resolve(pid uint32, p string, hostNamespace bool) (Mount, bool) {
+// pathLookup is what the mount resolver found out about a failed syscall's path.
+type pathLookup struct {
+	// abs is the path made absolute and clean; empty when it was relative and the
+	// process's working directory is unknown.
+	abs      string
+	fileType fileType
+	mount    Mount
+	mounted  bool // mount holds abs
+}
+
+// resolve examines p as process pid sees it and finds the mount holding it. A relative
+// p is taken relative to the process's working directory. When the process is gone
+// and hostNamespace is set (it ran outside any container), the host's root and table
+// (pid 1's) are used.
+func (r *mountResolver) resolve(pid uint32, p string, hostNamespace bool) pathLookup {
 	if p == "" {
-		return Mount{}, false
+		return pathLookup{}
 	}
 	abs := p
 	if !path.IsAbs(abs) {
 		cwd, err := os.Readlink(r.procPath(pid, "cwd"))
 		if err != nil || !path.IsAbs(cwd) {
-			return Mount{}, false
+			return pathLookup{}
 		}
 		abs = path.Join(cwd, abs)
 	}
-	abs = path.Clean(abs)
+	l := pathLookup{abs: path.Clean(abs)}
 
 	table, fresh, err := r.table(pid, false)
 	if err != nil {
 		if !hostNamespace {
-			return Mount{}, false
+			return l
 		}
-		if table, _, err = r.table(1, false); err != nil {
-			return Mount{}, false
-		}
-		return table.longestPrefix(abs)
-	}
-	if id, ok := r.probe.mountIDInRoot(r.procRoot, pid, abs); ok {
-		if m, ok := table.byMountID(id); ok {
-			return m, true
-		}
-		// The kernel knows a mount the cached table does not: it was mounted since.
-		if !fresh {
-			if table, _, err = r.table(pid, true); err != nil {
-				return Mount{}, false
-			}
-			if m, ok := table.byMountID(id); ok {
-				return m, true
-			}
+		pid = 1
+		if table, fresh, err = r.table(pid, false); err != nil {
+			return l
 		}
 	}
-	return table.longestPrefix(abs)
+	st, ok := r.probe.statInRoot(r.procRoot, pid, l.abs)
+	if !ok {
+		l.mount, l.mounted = table.longestPrefix(l.abs)
+		return l
+	}
+	l.fileType = st.fileType
+	if l.mount, l.mounted = table.byMountID(st.mountID); l.mounted {
+		return l
+	}
+	// The kernel knows a mount the cached table does not: it was mounted since.
+	if !fresh {
+		if table, _, err = r.table(pid, true); err != nil {
+			return l
+		}
+		if l.mount, l.mounted = table.byMountID(st.mountID); l.mounted {
+			return l
+		}
+	}
+	l.mount, l.mounted = table.longestPrefix(l.abs)
+	return l
 }
 
 // table returns the mount table of pid's namespace and whether it was read just now.

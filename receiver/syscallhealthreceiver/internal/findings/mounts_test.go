@@ -30,9 +30,9 @@ func TestMountResolverPrefixInProcessNamespace(t *testing.T) {
 		{100, "", false, "", false},
 	}
 	for _, tt := range tests {
-		m, ok := r.resolve(tt.pid, tt.path, tt.hostNamespace)
-		if ok != tt.wantOK || m.MountPoint != tt.want {
-			t.Errorf("resolve(%d, %q, host=%v) = %q, %v; want %q, %v", tt.pid, tt.path, tt.hostNamespace, m.MountPoint, ok, tt.want, tt.wantOK)
+		l := r.resolve(tt.pid, tt.path, tt.hostNamespace)
+		if l.mounted != tt.wantOK || l.mount.MountPoint != tt.want {
+			t.Errorf("resolve(%d, %q, host=%v) = %q, %v; want %q, %v", tt.pid, tt.path, tt.hostNamespace, l.mount.MountPoint, l.mounted, tt.want, tt.wantOK)
 		}
 	}
 }
@@ -44,17 +44,17 @@ func TestMountResolverCachePerNamespaceWithTTL(t *testing.T) {
 	clock := newTestClock()
 	r := newMountResolver(proc.root, probeStub{}, clock)
 
-	if m, _ := r.resolve(100, "/data/x", false); m.MountPoint != "/" {
-		t.Fatalf("got %q, want /", m.MountPoint)
+	if l := r.resolve(100, "/data/x", false); l.mount.MountPoint != "/" {
+		t.Fatalf("got %q, want /", l.mount.MountPoint)
 	}
 	// /data is mounted afterwards; pid 101 shares the namespace, whose table is cached.
 	proc.write(101, "mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 8:2 / /data rw - xfs /dev/sdb rw\n")
-	if m, _ := r.resolve(101, "/data/x", false); m.MountPoint != "/" {
-		t.Errorf("within the TTL: got %q, want the cached table's /", m.MountPoint)
+	if l := r.resolve(101, "/data/x", false); l.mount.MountPoint != "/" {
+		t.Errorf("within the TTL: got %q, want the cached table's /", l.mount.MountPoint)
 	}
 	clock.Advance(mountTableTTL)
-	if m, _ := r.resolve(101, "/data/x", false); m.MountPoint != "/data" {
-		t.Errorf("after the TTL: got %q, want /data", m.MountPoint)
+	if l := r.resolve(101, "/data/x", false); l.mount.MountPoint != "/data" {
+		t.Errorf("after the TTL: got %q, want /data", l.mount.MountPoint)
 	}
 	if len(r.tables) != 1 {
 		t.Errorf("%d tables cached for one namespace, want 1", len(r.tables))
@@ -66,18 +66,18 @@ func TestMountResolverKernelMountIDBeatsStaleTable(t *testing.T) {
 	proc.processWithMountInfo(100, "mnt:[1]", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n")
 	// The kernel says /data/x lives on mount 2 (mounted after the table was cached),
 	// and /link/y on mount 1 although a prefix would say /link (a symlink into /).
-	probe := probeStub{mountIDs: map[string]int{"/data/x": 2, "/link/y": 1}}
+	probe := probeStub{paths: map[string]pathStat{"/data/x": {2, fileTypeRegular}, "/link/y": {1, fileTypeAbsent}}}
 	r := newMountResolver(proc.root, probe, newTestClock())
-	if m, _ := r.resolve(100, "/data/x", false); m.MountPoint != "/" {
-		t.Fatalf("mount 2 not in any table yet: got %q, want the prefix answer /", m.MountPoint)
+	if l := r.resolve(100, "/data/x", false); l.mount.MountPoint != "/" || l.fileType != fileTypeRegular {
+		t.Fatalf("mount 2 not in any table yet: got %q (%v), want the prefix answer / for the regular file", l.mount.MountPoint, l.fileType)
 	}
 	proc.write(100, "mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:50 / /data rw - tmpfs tiny rw\n3 1 8:3 / /link rw - ext4 /dev/sdc rw\n")
-	m, ok := r.resolve(100, "/data/x", false)
-	if !ok || m.MountPoint != "/data" || m.Source != "tiny" {
-		t.Errorf("unknown kernel mount ID must reload the cached table: got %+v", m)
+	l := r.resolve(100, "/data/x", false)
+	if !l.mounted || l.mount.MountPoint != "/data" || l.mount.Source != "tiny" {
+		t.Errorf("unknown kernel mount ID must reload the cached table: got %+v", l)
 	}
-	if m, _ := r.resolve(100, "/link/y", false); m.MountPoint != "/" {
-		t.Errorf("kernel mount ID must win over the prefix: got %q, want /", m.MountPoint)
+	if l := r.resolve(100, "/link/y", false); l.mount.MountPoint != "/" || l.fileType != fileTypeAbsent {
+		t.Errorf("kernel mount ID must win over the prefix: got %q (%v), want / for a file being created", l.mount.MountPoint, l.fileType)
 	}
 }
 
@@ -87,7 +87,7 @@ func TestMountResolverBoundedCache(t *testing.T) {
 	r := newMountResolver(proc.root, probeStub{}, clock)
 	for pid := uint32(1000); pid < 1000+maxMountTables+10; pid++ {
 		proc.processWithMountInfo(pid, fmt.Sprintf("mnt:[%d]", pid), "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n")
-		if _, ok := r.resolve(pid, "/x", false); !ok {
+		if l := r.resolve(pid, "/x", false); !l.mounted {
 			t.Fatalf("pid %d: not resolved", pid)
 		}
 		clock.Advance(1)
@@ -108,23 +108,28 @@ func TestMountResolverRealProc(t *testing.T) {
 	r := newMountResolver("/proc", kernelFS{}, newTestClock())
 	pid := uint32(os.Getpid())
 	for _, p := range []string{"/proc/self/status", "/proc/self/does/not/exist"} {
-		m, ok := r.resolve(pid, p, false)
-		if !ok || m.MountPoint != "/proc" || m.FSType != "proc" {
-			t.Errorf("resolve(%q) = %+v, %v; want the proc mount on /proc", p, m, ok)
+		l := r.resolve(pid, p, false)
+		if !l.mounted || l.mount.MountPoint != "/proc" || l.mount.FSType != "proc" {
+			t.Errorf("resolve(%q) = %+v; want the proc mount on /proc", p, l)
 		}
 	}
 	if !isLinux {
 		return
 	}
-	id, ok := (kernelFS{}).mountIDInRoot("/proc", pid, "/proc/self/does/not/exist")
-	if !ok {
-		t.Fatal("openat2+statx gave no mount ID for a path under /proc")
+	st, ok := (kernelFS{}).statInRoot("/proc", pid, "/proc/self/does/not/exist")
+	if !ok || st.fileType != fileTypeAbsent {
+		t.Fatalf("openat2+statx on a missing path under /proc = %+v, %v; want its ancestor's mount, absent", st, ok)
 	}
 	table, _, err := r.table(pid, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m, found := table.byMountID(id); !found || m.MountPoint != "/proc" {
-		t.Errorf("kernel mount ID %d -> %+v, want the /proc mount", id, m)
+	if m, found := table.byMountID(st.mountID); !found || m.MountPoint != "/proc" {
+		t.Errorf("kernel mount ID %d -> %+v, want the /proc mount", st.mountID, m)
+	}
+	for p, want := range map[string]fileType{"/dev/null": fileTypeCharDevice, "/proc/self": fileTypeDirectory, "/proc/self/status": fileTypeRegular} {
+		if st, ok := (kernelFS{}).statInRoot("/proc", pid, p); !ok || st.fileType != want {
+			t.Errorf("statInRoot(%s) = %+v, %v; want file type %v", p, st, ok, want)
+		}
 	}
 }

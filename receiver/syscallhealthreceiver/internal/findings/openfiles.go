@@ -15,13 +15,6 @@ const (
 	maxScannedFDs = 4096
 )
 
-// pseudoFilesystems never explain a failed write to a regular file.
-var pseudoFilesystems = map[string]bool{
-	"proc": true, "sysfs": true, "cgroup": true, "cgroup2": true, "devpts": true, "devtmpfs": true,
-	"mqueue": true, "debugfs": true, "tracefs": true, "securityfs": true, "pstore": true, "bpf": true,
-	"configfs": true, "fusectl": true, "nsfs": true, "binfmt_misc": true, "autofs": true,
-}
-
 // filesystemUse is one filesystem holding a regular file the process has open.
 type filesystemUse struct {
 	mount Mount

@@ -104,9 +104,9 @@ func TestOpenFilesReal(t *testing.T) {
 		t.Fatalf("openFile(temp file) = %+v, %v; want a regular file", info, ok)
 	}
 	r := newMountResolver("/proc", kernelFS{}, newTestClock())
-	m, ok := r.resolve(uint32(os.Getpid()), f.Name(), false)
-	if !ok || m.ID != info.mountID {
-		t.Errorf("temp file: fd says mount %d, path resolves to %+v", info.mountID, m)
+	l := r.resolve(uint32(os.Getpid()), f.Name(), false)
+	if !l.mounted || l.mount.ID != info.mountID || l.fileType != fileTypeRegular {
+		t.Errorf("temp file: fd says mount %d, path resolves to %+v", info.mountID, l)
 	}
 	null, err := os.Open(os.DevNull)
 	if err != nil {

@@ -89,13 +89,13 @@ func (p *procFixture) fds(pid uint32, names ...string) {
 
 // probeStub answers fsProbe from tables, as the kernel would for the fixture.
 type probeStub struct {
-	mountIDs map[string]int          // absolute path -> mount ID
-	files    map[string]openFileInfo // fd path -> open file
+	paths map[string]pathStat     // absolute path -> what the kernel says of it
+	files map[string]openFileInfo // fd path -> open file
 }
 
-func (s probeStub) mountIDInRoot(_ string, _ uint32, absPath string) (int, bool) {
-	id, ok := s.mountIDs[absPath]
-	return id, ok
+func (s probeStub) statInRoot(_ string, _ uint32, absPath string) (pathStat, bool) {
+	st, ok := s.paths[absPath]
+	return st, ok
 }
 
 func (s probeStub) openFile(fdPath string) (openFileInfo, bool) {

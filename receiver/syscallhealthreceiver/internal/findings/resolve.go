@@ -1,7 +1,5 @@
 package findings
 
-import "path"
-
 // subjectResolver decides the subject of a failure from the observation and, where
 // the observation is not enough, from /proc and the cgroup filesystem.
 type subjectResolver struct {
@@ -21,63 +19,62 @@ func newSubjectResolver(procRoot string, probe fsProbe, clock Clock) *subjectRes
 	}
 }
 
-// resolve returns the subject of a failure of kind k, and false with a fallback
-// subject named after the process when the observation lacks what the subject needs
-// (a tracking-map observation has no path or address; a write has no path).
-func (r *subjectResolver) resolve(k Kind, o *Observation) (Subject, bool) {
+// resolution says how far the resolver got with the subject of a failure.
+type resolution uint8
+
+const (
+	subjectFound    resolution = iota // found in the observation or on the system
+	subjectFallback                   // named after the process: the observation lacks what the subject needs
+	notEvidence                       // the failure does not tell of the kind's condition (see filesystemSubject)
+)
+
+// resolve returns the subject of a failure of kind k. A fallback subject named after
+// the process is used when the observation lacks what the subject needs (a
+// tracking-map observation has no path or address; a write to a pipe has no path).
+func (r *subjectResolver) resolve(k Kind, o *Observation) (Subject, resolution) {
 	switch k {
 	case KindDiskFull, KindReadOnlyFilesystem, KindIOError:
-		if o.Path != "" {
-			if m, ok := r.mounts.resolve(o.PID, o.Path, o.ContainerID == ""); ok {
-				return mountSubject(m), true
-			}
-			if path.IsAbs(o.Path) {
-				return mountSubject(Mount{MountPoint: path.Dir(path.Clean(o.Path))}), true
-			}
-		} else if m, ok := r.openFiles.filesystemFor(k, o.PID); ok {
-			return mountSubject(m), true
-		}
-		return unknownMountSubject(o.Executable), false
+		return r.filesystemSubject(k, o)
 	case KindFDExhaustion:
 		if o.Errno == "ENFILE" {
-			return hostSubject(), true
+			return hostSubject(), subjectFound
 		}
-		return processSubject(o), true
+		return processSubject(o), subjectFound
 	case KindMemoryExhaustion:
-		return processSubject(o), true
+		return processSubject(o), subjectFound
 	case KindProcessLimit:
 		// Only a limit seen binding is named: a pids cgroup at its limit, the host's
 		// task limits, or the user's RLIMIT_NPROC.
 		if l, ok := r.pids.limitHit(o.PID); ok {
-			return cgroupSubject(l, o.ContainerID), true
+			return cgroupSubject(l, o.ContainerID), subjectFound
 		}
 		if limit, ok := hostTaskLimit(r.procRoot); ok {
-			return hostTasksSubject(limit), true
+			return hostTasksSubject(limit), subjectFound
 		}
 		if limit, ok := nprocLimit(r.procRoot, o.PID, o.UID); ok {
-			return userSubject(o.UID, limit), true
+			return userSubject(o.UID, limit), subjectFound
 		}
-		return unknownLimitSubject(o.Executable), false
+		return unknownLimitSubject(o.Executable), subjectFallback
 	case KindConnectionRefused, KindConnectionTimeout, KindNetworkUnreachable:
 		if o.Peer.IsValid() {
-			return peerSubject(o.Peer), true
+			return peerSubject(o.Peer), subjectFound
 		}
-		return unknownAddressSubject(o.Executable), false
+		return unknownAddressSubject(o.Executable), subjectFallback
 	case KindPortConflict:
 		if o.Local.IsValid() {
-			return localSubject(o.Local), true
+			return localSubject(o.Local), subjectFound
 		}
-		return unknownAddressSubject(o.Executable), false
+		return unknownAddressSubject(o.Executable), subjectFallback
 	case KindPermissionDenied:
 		switch {
 		case o.Path != "":
-			return accessPathSubject(o.Path, o.Executable), true
+			return accessPathSubject(o.Path, o.Executable), subjectFound
 		case o.Local.IsValid() && o.Syscall == "bind":
-			return accessAddressSubject(o.Local, true, o.Executable), true
+			return accessAddressSubject(o.Local, true, o.Executable), subjectFound
 		case o.Peer.IsValid():
-			return accessAddressSubject(o.Peer, false, o.Executable), true
+			return accessAddressSubject(o.Peer, false, o.Executable), subjectFound
 		}
-		return unknownAccessSubject(o.Executable), false
+		return unknownAccessSubject(o.Executable), subjectFallback
 	}
-	return Subject{}, false
+	return Subject{}, subjectFallback
 }

@@ -28,6 +28,10 @@ type series struct {
 	retired    bool
 	subject    Subject
 	hasSubject bool
+	// ignored: its last event was no evidence for its kind (a write to /dev/full for
+	// disk_full). The failures the tracking map adds are taken to be more of the same
+	// and not counted, until an event of the series names evidence.
+	ignored bool
 	// pending failures have been counted by the tracking map but no event has told
 	// their subject yet (a path or an address).
 	pending      uint64

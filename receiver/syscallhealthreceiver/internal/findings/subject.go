@@ -10,6 +10,7 @@ type SubjectType uint8
 
 const (
 	SubjectMount          SubjectType = iota + 1 // Mount (disk_full, read_only_filesystem, io_error)
+	SubjectDevice                                // Path of a block device (io_error)
 	SubjectUnknownMount                          // a path-less file failure whose filesystem could not be found; Executable
 	SubjectProcess                               // PID, Executable, ContainerID (fd_exhaustion EMFILE, memory_exhaustion)
 	SubjectHost                                  // the whole host (fd_exhaustion ENFILE)
@@ -46,6 +47,10 @@ type Subject struct {
 
 func mountSubject(m Mount) Subject {
 	return Subject{Type: SubjectMount, Name: m.MountPoint, Mount: m}
+}
+
+func deviceSubject(p string) Subject {
+	return Subject{Type: SubjectDevice, Name: p, Path: p}
 }
 
 func unknownMountSubject(exe string) Subject {
