@@ -32,7 +32,8 @@ build: $(COLLECTOR) $(TRIGGER)
 
 $(COLLECTOR): $(COLLECTOR_INPUTS) | $(OCB)
 	$(OCB) --config=builder-config.yaml
-	mkdir -p bin && cp build/otelcol-syscallhealth $@
+	@# Replace rather than overwrite: a running collector keeps its old binary ("text file busy").
+	mkdir -p bin && cp build/otelcol-syscallhealth $@.new && mv $@.new $@
 
 $(OCB):
 	go install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)

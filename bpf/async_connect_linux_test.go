@@ -16,7 +16,9 @@ import (
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/syscallhealth/syscallhealth/internal/testenv"
 	"github.com/syscallhealth/syscallhealth/internal/trigger"
+	"github.com/syscallhealth/syscallhealth/internal/trigger/triggertest"
 )
 
 // Connects that fail after connect() returned (issue 4): the TCP state
@@ -110,8 +112,8 @@ func checkNoConnectState(t *testing.T, p *Probe, pid, tid uint32) {
 // v4-mapped IPv6 socket, to a closed loopback port: each connect returns
 // EINPROGRESS, the refusal comes through SO_ERROR.
 func TestDetectAsyncECONNREFUSED(t *testing.T) {
-	requireRoot(t)
-	bin := buildTrigger(t)
+	testenv.RequireRoot(t, loadsProbes)
+	bin := triggertest.Build(t)
 	for _, tc := range []struct{ mode, addr string }{
 		{trigger.ModeDial, "127.0.0.1"},
 		{trigger.ModeNonblocking, "127.0.0.1"},
@@ -137,8 +139,8 @@ func TestDetectAsyncECONNREFUSED(t *testing.T) {
 // tcp_syn_retries 1 there: every connect times out after about 3 s, from the
 // TCP retransmit timer with another task (or none) current.
 func TestDetectAsyncETIMEDOUT(t *testing.T) {
-	requireRoot(t)
-	bin := buildTrigger(t)
+	testenv.RequireRoot(t, loadsProbes)
+	bin := triggertest.Build(t)
 	for _, tc := range []struct {
 		mode, addr string
 		failures   int
@@ -411,9 +413,7 @@ func TestAsyncConnectHooks(t *testing.T) {
 // clock, the kernel's BPF statistics give each program's own run time per
 // operation (sys_exit-ns/op, tcp_state-ns/op) and invocations (tcp_state-runs/op).
 func BenchmarkConnectOverhead(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("attaching probes needs root")
-	}
+	testenv.RequireRoot(b, loadsProbes)
 	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
 	if err != nil {
 		b.Fatalf("enabling BPF run time statistics: %v", err)

@@ -9,15 +9,12 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/syscallhealth/syscallhealth/internal/testenv"
 )
 
-// requireRoot skips kernel tests for unprivileged runs, saying why.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("kernel test: loading eBPF programs needs root (run `sudo go test ./bpf/...` or `sudo make test`)")
-	}
-}
+// loadsProbes says why the kernel tests skip unless run as root.
+const loadsProbes = "this kernel test loads and attaches eBPF programs"
 
 // loadProbe loads with hooks for the syscall exit program (nil: the whole
 // chain) and closes the probe at cleanup.
@@ -33,7 +30,7 @@ func loadProbe(t *testing.T, opts Options, hooks ...Hook) *Probe {
 // TCP state programs and closes the probe at cleanup.
 func loadProbeHooks(t *testing.T, opts Options, hooks, socketHooks []Hook) *Probe {
 	t.Helper()
-	requireRoot(t)
+	testenv.RequireRoot(t, loadsProbes)
 	p, err := load(opts, hooks, socketHooks)
 	if err != nil {
 		t.Fatalf("loading the probe: %v", err)

@@ -16,6 +16,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
+
+	"github.com/syscallhealth/syscallhealth/internal/testenv"
 )
 
 // The decoder's layout is the C struct's, as bpf2go read it from the object's BTF.
@@ -174,7 +176,7 @@ func TestLoadHealthProgram(t *testing.T) {
 }
 
 func TestAttachTracepoints(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t, loadsProbes)
 	programTypes := map[Hook]ebpf.ProgramType{
 		HookTPBTF:         ebpf.Tracing,
 		HookRawTracepoint: ebpf.RawTracepoint,
@@ -226,7 +228,7 @@ func TestAttachTracepoints(t *testing.T) {
 }
 
 func TestRingBufferCreation(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t, loadsProbes)
 	self := uint32(os.Getpid())
 	write := mustSyscall(t, "write")
 	noLimit := RateLimit{EventsPerSecond: 1e9, Burst: 1 << 20}
@@ -330,7 +332,7 @@ func TestRingBufferCreation(t *testing.T) {
 }
 
 func TestConfigMapUpdate(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t, loadsProbes)
 	self := uint32(os.Getpid())
 	write := mustSyscall(t, "write")
 	key := CountKey{PID: self, Syscall: write, Errno: eNOSPC}
@@ -492,7 +494,7 @@ func TestLoadErrorsWithoutCapabilities(t *testing.T) {
 
 // A program the verifier rejects yields an error with the log's tail that still unwraps to *ebpf.VerifierError.
 func TestVerifierErrorIsExplained(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t, loadsProbes)
 	_, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Type:    ebpf.RawTracepoint,
 		License: "GPL",
@@ -590,9 +592,7 @@ func TestCountsAndDeleteCounts(t *testing.T) {
 // in one run: a successful unwatched syscall, a failure of an unwatched errno,
 // and a watched failure (counted; events rate-limited to the default 10/s).
 func BenchmarkHookOverhead(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("attaching probes needs root")
-	}
+	testenv.RequireRoot(b, loadsProbes)
 	full, err := unix.Open("/dev/full", unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		b.Fatal(err)

@@ -3,13 +3,10 @@
 package bpf
 
 import (
-	"bytes"
-	"encoding/json"
 	"math"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,7 +15,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/syscallhealth/syscallhealth/internal/testenv"
 	"github.com/syscallhealth/syscallhealth/internal/trigger"
+	"github.com/syscallhealth/syscallhealth/internal/trigger/triggertest"
 )
 
 // System tests: syscallhealth-trigger causes exactly N real failures in a
@@ -30,17 +29,6 @@ var systemRateLimit = RateLimit{EventsPerSecond: 1, Burst: 3}
 
 const burstFailures = 20
 
-// buildTrigger builds cmd/syscallhealth-trigger into a temporary directory.
-func buildTrigger(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "syscallhealth-trigger")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/syscallhealth/syscallhealth/cmd/syscallhealth-trigger")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building syscallhealth-trigger: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // triggered is one run of the trigger, with the clocks around it.
 type triggered struct {
 	trigger.Result
@@ -49,20 +37,19 @@ type triggered struct {
 	elapsed            time.Duration
 }
 
+// runTrigger runs the trigger at bin, timing the process alone.
 func runTrigger(t *testing.T, bin string, args ...string) triggered {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	p := triggertest.Command(bin, args...)
 	run := triggered{bootStart: bootNow(t), wallStart: time.Now()}
-	err := cmd.Run()
+	err := p.Run()
 	run.bootEnd, run.wallEnd = bootNow(t), time.Now()
 	run.elapsed = run.wallEnd.Sub(run.wallStart)
 	if err != nil {
-		t.Fatalf("syscallhealth-trigger %v: %v\n%s", args, err, stderr.String())
+		t.Fatal(err)
 	}
-	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &run.Result); err != nil {
-		t.Fatalf("syscallhealth-trigger printed %q: %v", stdout.String(), err)
+	if run.Result, err = p.Result(); err != nil {
+		t.Fatal(err)
 	}
 	return run
 }
@@ -180,39 +167,20 @@ func systemProbe(t *testing.T) (*Probe, *eventLog) {
 	return p, collectEvents(t, p)
 }
 
-// mountTmpfs mounts a tmpfs with the given options on a fresh directory until the test ends.
-func mountTmpfs(t *testing.T, options string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, options); err != nil {
-		t.Fatalf("mounting a tmpfs (%s) on %s: %v", options, dir, err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, 0); err != nil {
-			t.Errorf("unmounting %s: %v", dir, err)
-		}
-	})
-	real, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return real
-}
-
 func n(count int) string { return strconv.Itoa(count) }
 
 func TestDetectENOSPC(t *testing.T) {
-	requireRoot(t)
-	bin := buildTrigger(t)
+	testenv.RequireRoot(t, loadsProbes)
+	bin := triggertest.Build(t)
 	t.Run("write", func(t *testing.T) {
-		dir := mountTmpfs(t, "size=1m")
+		dir := testenv.MountTmpfs(t, "size=1m")
 		p, log := systemProbe(t)
 		run := runTrigger(t, bin, "enospc", "-n", n(burstFailures), "-dir", dir, "-syscall", "write")
 		// The path of write's descriptor, resolved in the kernel.
 		checkFailures(t, p, log, run, want{syscall: "write", errno: eNOSPC, category: CategoryFile, path: run.Path, fd: true}, systemRateLimit)
 	})
 	t.Run("openat", func(t *testing.T) {
-		dir := mountTmpfs(t, "size=1m,nr_inodes=16")
+		dir := testenv.MountTmpfs(t, "size=1m,nr_inodes=16")
 		p, log := systemProbe(t)
 		run := runTrigger(t, bin, "enospc", "-n", n(burstFailures), "-dir", dir, "-syscall", "openat")
 		checkFailures(t, p, log, run, want{syscall: "openat", errno: eNOSPC, category: CategoryFile, path: run.Path}, systemRateLimit)
@@ -220,16 +188,16 @@ func TestDetectENOSPC(t *testing.T) {
 }
 
 func TestDetectEMFILE(t *testing.T) {
-	requireRoot(t)
-	bin := buildTrigger(t)
+	testenv.RequireRoot(t, loadsProbes)
+	bin := triggertest.Build(t)
 	p, log := systemProbe(t)
 	run := runTrigger(t, bin, "emfile", "-n", n(burstFailures))
 	checkFailures(t, p, log, run, want{syscall: "openat", errno: eMFILE, category: CategoryFile, path: "/dev/null"}, systemRateLimit)
 }
 
 func TestDetectENOMEM(t *testing.T) {
-	requireRoot(t)
-	bin := buildTrigger(t)
+	testenv.RequireRoot(t, loadsProbes)
+	bin := triggertest.Build(t)
 	p, log := systemProbe(t)
 	run := runTrigger(t, bin, "enomem", "-n", n(burstFailures))
 	checkFailures(t, p, log, run, want{syscall: "mmap", errno: eNOMEM, category: CategoryMemory}, systemRateLimit)
@@ -246,8 +214,8 @@ func ipv6Loopback(t *testing.T) {
 }
 
 func TestDetectECONNREFUSED(t *testing.T) {
-	requireRoot(t)
-	bin := buildTrigger(t)
+	testenv.RequireRoot(t, loadsProbes)
+	bin := triggertest.Build(t)
 	for _, addr := range []string{"127.0.0.1", "::1"} {
 		t.Run(addr, func(t *testing.T) {
 			if addr == "::1" {
@@ -280,8 +248,8 @@ func TestDetectECONNREFUSED(t *testing.T) {
 }
 
 func TestDetectEADDRINUSE(t *testing.T) {
-	requireRoot(t)
-	bin := buildTrigger(t)
+	testenv.RequireRoot(t, loadsProbes)
+	bin := triggertest.Build(t)
 	for _, addr := range []string{"127.0.0.1", "::1"} {
 		t.Run("bind "+addr, func(t *testing.T) {
 			if addr == "::1" {
@@ -340,8 +308,8 @@ func TestDetectEADDRINUSE(t *testing.T) {
 }
 
 func TestDetectEACCES(t *testing.T) {
-	requireRoot(t)
-	bin := buildTrigger(t)
+	testenv.RequireRoot(t, loadsProbes)
+	bin := triggertest.Build(t)
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "secret")
 	if err := os.WriteFile(secret, []byte("no"), 0o600); err != nil {
@@ -361,8 +329,8 @@ func TestDetectEACCES(t *testing.T) {
 }
 
 func TestDetectEAGAINFork(t *testing.T) {
-	requireRoot(t)
-	bin := buildTrigger(t)
+	testenv.RequireRoot(t, loadsProbes)
+	bin := triggertest.Build(t)
 	p, log := systemProbe(t)
 	run := runTrigger(t, bin, "eagain-fork", "-n", n(burstFailures))
 	checkFailures(t, p, log, run, want{syscall: "clone", errno: eAGAIN, category: CategoryProcess}, systemRateLimit)

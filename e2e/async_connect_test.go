@@ -7,15 +7,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
 	"github.com/syscallhealth/syscallhealth/internal/trigger"
+	"github.com/syscallhealth/syscallhealth/internal/trigger/triggertest"
 )
 
 // Connects whose failure only shows after connect() returned EINPROGRESS:
@@ -26,7 +24,7 @@ import (
 func TestCollectorReportsAsyncConnectFailures(t *testing.T) {
 	requireCollector(t)
 	work := t.TempDir()
-	triggerPath := buildTrigger(t, work)
+	triggerPath := triggertest.Build(t)
 
 	async := func(r trigger.Result) map[string]any {
 		return map[string]any{
@@ -52,42 +50,14 @@ func TestCollectorReportsAsyncConnectFailures(t *testing.T) {
 
 	output := filepath.Join(work, "output.json")
 	collector := startCollector(t, "testdata/config.yaml", output)
-	started := time.Now()
-	results := make([]trigger.Result, len(cases))
-	errs := make([]error, len(cases))
-	var wg sync.WaitGroup
-	for i, c := range cases {
-		wg.Go(func() {
-			results[i], errs[i] = runTrigger(triggerPath, append(c.args, "-linger", triggerLinger.String())...)
-		})
-	}
-	wg.Wait()
-	for i, c := range cases {
-		require.NoError(t, errs[i], c.name)
-		require.Equal(t, c.failures, results[i].Failures, c.name)
-	}
-
-	var logs []logRecord
-	var points []dataPoint
-	deadline := time.Now().Add(outputTimeout)
-	for {
-		logs, points = readOutput(t, output)
-		missing := missingOutput(cases, results, logs, points)
-		if len(missing) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s the output still lacks: %s\ncollector log tail:\n%s", outputTimeout, strings.Join(missing, "; "), collector.logTail())
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	ended := time.Now()
+	run := runCases(t, collector, triggerPath, output, cases)
+	logs, points := run.logs, run.points
 
 	for i, c := range cases {
-		r := results[i]
+		r := run.results[i]
 		t.Run(c.name, func(t *testing.T) {
 			// Exact count, one record per failure, process resource, async attributes.
-			checkCase(t, c, r, triggerPath, logs, points, started, ended)
+			checkCase(t, c, r, triggerPath, logs, points, run.started, run.ended)
 			// The source port of each failed connect, as the client saw it.
 			ports := map[int64]bool{}
 			for _, lr := range recordsOf(logs, r) {

@@ -9,7 +9,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -27,7 +26,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"golang.org/x/sys/unix"
 
+	"github.com/syscallhealth/syscallhealth/internal/testenv"
 	"github.com/syscallhealth/syscallhealth/internal/trigger"
+	"github.com/syscallhealth/syscallhealth/internal/trigger/triggertest"
 )
 
 const (
@@ -65,64 +66,66 @@ type failureCase struct {
 // requireCollector skips the test when not root and fails it when the collector binary is missing.
 func requireCollector(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the collector loads eBPF programs and the triggers mount a tmpfs, setuid and use a pids cgroup; run `sudo make test`")
-	}
+	testenv.RequireRoot(t, "the collector loads eBPF programs and the triggers mount a tmpfs, setuid and use a pids cgroup")
 	if _, err := os.Stat(collectorPath); err != nil {
 		t.Fatalf("%s is missing (%v): run `make build` first (`make test` builds it)", collectorPath, err)
 	}
 }
 
-// buildTrigger builds the trigger CLI into dir and returns its path.
-func buildTrigger(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "syscallhealth-trigger")
-	out, err := exec.Command("go", "build", "-o", path, "../cmd/syscallhealth-trigger").CombinedOutput()
-	require.NoError(t, err, "building the trigger: %s", out)
-	return path
-}
-
-// mountTmpfs mounts a tmpfs with the given options on a new directory dir, unmounted when the test ends.
-func mountTmpfs(t *testing.T, dir, options string) string {
-	t.Helper()
-	require.NoError(t, os.Mkdir(dir, 0o755))
-	require.NoError(t, unix.Mount("tmpfs", dir, "tmpfs", 0, options), "mounting a tmpfs on %s", dir)
-	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
-	return dir
-}
-
 func TestCollectorReportsRealFailures(t *testing.T) {
 	requireCollector(t)
 	work := t.TempDir()
-	triggerPath := buildTrigger(t, work)
+	triggerPath := triggertest.Build(t)
 
 	cases := failureCases(t, work)
 	output := filepath.Join(work, "output.json")
 	collector := startCollector(t, "testdata/config.yaml", output)
+	run := runCases(t, collector, triggerPath, output, cases)
+	t.Logf("all failures reported %s after the triggers started", run.ended.Sub(run.started).Round(time.Millisecond))
 
-	// Every trigger runs at once: each is its own process, so its series are its own.
-	started := time.Now()
-	results := make([]trigger.Result, len(cases))
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			checkCase(t, c, run.results[i], triggerPath, run.logs, run.points, run.started, run.ended)
+		})
+	}
+	t.Run("suppressed total", func(t *testing.T) {
+		// Host-wide, since the receiver started: at least what the rate limiter held back from our triggers.
+		assert.GreaterOrEqual(t, latestValue(run.points, "syscallhealth.events.suppressed", nil), heldBack(cases, run.results, run.logs))
+	})
+	collector.stop(t)
+}
+
+// casesRun is the cases' trigger results and what the collector wrote for them.
+type casesRun struct {
+	results        []trigger.Result
+	logs           []logRecord
+	points         []dataPoint
+	started, ended time.Time // from the triggers' start until the output was complete
+}
+
+// runCases runs every case's trigger at once (each its own process, so its series are its own),
+// lingering so the receiver can read its /proc entry, and waits until every metric series reached
+// its exact count and the records arrived.
+func runCases(t *testing.T, collector *runningCollector, triggerPath, output string, cases []failureCase) casesRun {
+	t.Helper()
+	run := casesRun{started: time.Now(), results: make([]trigger.Result, len(cases))}
 	errs := make([]error, len(cases))
 	var wg sync.WaitGroup
 	for i, c := range cases {
 		wg.Go(func() {
-			results[i], errs[i] = runTrigger(triggerPath, append(c.args, "-linger", triggerLinger.String())...)
+			run.results[i], errs[i] = triggertest.Run(triggerPath, append(c.args, "-linger", triggerLinger.String())...)
 		})
 	}
 	wg.Wait()
 	for i, c := range cases {
 		require.NoError(t, errs[i], c.name)
-		require.Equal(t, c.failures, results[i].Failures, c.name)
+		require.Equal(t, c.failures, run.results[i].Failures, c.name)
 	}
 
-	// Wait until every metric series reached its exact count and the records arrived.
-	var logs []logRecord
-	var points []dataPoint
 	deadline := time.Now().Add(outputTimeout)
 	for {
-		logs, points = readOutput(t, output)
-		missing := missingOutput(cases, results, logs, points)
+		run.logs, run.points = readOutput(t, output)
+		missing := missingOutput(cases, run.results, run.logs, run.points)
 		if len(missing) == 0 {
 			break
 		}
@@ -131,25 +134,14 @@ func TestCollectorReportsRealFailures(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	ended := time.Now()
-	t.Logf("all failures reported %s after the triggers started", ended.Sub(started).Round(time.Millisecond))
-
-	for i, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			checkCase(t, c, results[i], triggerPath, logs, points, started, ended)
-		})
-	}
-	t.Run("suppressed total", func(t *testing.T) {
-		// Host-wide, since the receiver started: at least what the rate limiter held back from our triggers.
-		assert.GreaterOrEqual(t, latestValue(points, "syscallhealth.events.suppressed", nil), heldBack(cases, results, logs))
-	})
-	collector.stop(t)
+	run.ended = time.Now()
+	return run
 }
 
 func failureCases(t *testing.T, work string) []failureCase {
 	t.Helper()
-	blocksFull := mountTmpfs(t, filepath.Join(work, "blocks"), "size=1m")
-	inodesFull := mountTmpfs(t, filepath.Join(work, "inodes"), "size=1m,nr_inodes=8")
+	blocksFull := testenv.MountTmpfs(t, "size=1m")
+	inodesFull := testenv.MountTmpfs(t, "size=1m,nr_inodes=8")
 	private := filepath.Join(work, "private")
 	require.NoError(t, os.Mkdir(private, 0o755))
 	secret := filepath.Join(private, "secret")
@@ -178,24 +170,6 @@ func failureCases(t *testing.T, work string) []failureCase {
 		{name: "EACCES", args: []string{"eacces", "-n", "3", "-path", secret}, failures: 3, category: "file", severity: severityWarn, errno: unix.EACCES, attrs: path, uid: 65534},
 		{name: "EAGAIN clone", args: []string{"eagain-fork", "-n", "3"}, failures: 3, category: "process", severity: severityError, errno: unix.EAGAIN, attrs: none},
 	}
-}
-
-// runTrigger runs one trigger process (scenario and flags in args) and returns the result it printed.
-func runTrigger(path string, args ...string) (trigger.Result, error) {
-	cmd := exec.Command(path, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return trigger.Result{}, fmt.Errorf("%s %s: %w: %s", path, strings.Join(args, " "), err, stderr.String())
-	}
-	var r trigger.Result
-	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-		return trigger.Result{}, fmt.Errorf("trigger output %q: %w", stdout.String(), err)
-	}
-	if r.PID != cmd.Process.Pid {
-		return r, fmt.Errorf("trigger reported pid %d, ran as %d", r.PID, cmd.Process.Pid)
-	}
-	return r, nil
 }
 
 // missingOutput lists what the output does not hold yet.
@@ -435,6 +409,8 @@ func startCollector(t *testing.T, config, output string) *runningCollector {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, collectorPath, "--config="+config)
+	// Killed with the test binary too, e.g. when go test times out before any cleanup runs.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Env = append(os.Environ(), "SYSCALLHEALTH_E2E_OUTPUT="+output)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)

@@ -3,11 +3,9 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,7 +21,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/syscallhealth/syscallhealth/internal/testenv"
 	"github.com/syscallhealth/syscallhealth/internal/trigger"
+	"github.com/syscallhealth/syscallhealth/internal/trigger/triggertest"
 )
 
 const (
@@ -68,14 +69,13 @@ type findingScenario struct {
 // The scenarios run at once: their kinds differ, so one scenario's finding never moves another's gauge.
 func TestCollectorReportsRealFindings(t *testing.T) {
 	requireCollector(t)
-	work := t.TempDir()
-	triggerPath := buildTrigger(t, work)
-	output := filepath.Join(work, "output.json")
+	triggerPath := triggertest.Build(t)
+	output := filepath.Join(t.TempDir(), "output.json")
 	collector := startCollector(t, findingsConfig, output)
 
 	started := time.Now()
 	passed := t.Run("scenarios", func(t *testing.T) {
-		for _, s := range findingScenarios(work, triggerPath) {
+		for _, s := range findingScenarios(triggerPath) {
 			t.Run(s.name, func(t *testing.T) {
 				t.Parallel()
 				checkFindingScenario(t, s, output, collector)
@@ -88,10 +88,10 @@ func TestCollectorReportsRealFindings(t *testing.T) {
 	collector.stop(t)
 }
 
-func findingScenarios(work, triggerPath string) []findingScenario {
+func findingScenarios(triggerPath string) []findingScenario {
 	run := func(t *testing.T, args ...string) trigger.Result {
 		t.Helper()
-		r, err := runTrigger(triggerPath, append(args, "-linger", "1s")...)
+		r, err := triggertest.Run(triggerPath, append(args, "-linger", "1s")...)
 		require.NoError(t, err)
 		return r
 	}
@@ -103,7 +103,7 @@ func findingScenarios(work, triggerPath string) []findingScenario {
 			// A tiny tmpfs without free inodes: openat(O_CREAT) fails with ENOSPC on a path below it.
 			name: "disk_full", kind: "disk_full", severity: plog.SeverityNumberError,
 			cause: func(t *testing.T) findingCondition {
-				dir := mountTmpfs(t, filepath.Join(work, "full"), "size=1m,nr_inodes=8")
+				dir := testenv.MountTmpfs(t, "size=1m,nr_inodes=8")
 				r := run(t, "enospc", "-n", "3", "-dir", dir, "-syscall", "openat")
 				return findingCondition{
 					subjects: []string{dir}, body: "Disk full on " + dir + " (ENOSPC): ", pids: []int{r.PID}, total: 3,
@@ -131,13 +131,13 @@ func findingScenarios(work, triggerPath string) []findingScenario {
 			// 60s) can only trip once both have failed.
 			name: "connection_refused from two processes", kind: "connection_refused", severity: plog.SeverityNumberWarn,
 			cause: func(t *testing.T) findingCondition {
-				port := closedLoopbackPort(t)
+				port := testenv.ClosedLoopbackPort(t)
 				var results [2]trigger.Result
 				var errs [2]error
 				var wg sync.WaitGroup
 				for i := range results {
 					wg.Go(func() {
-						results[i], errs[i] = runTrigger(triggerPath, "econnrefused", "-n", "3", "-port", strconv.Itoa(port), "-linger", "1s")
+						results[i], errs[i] = triggertest.Run(triggerPath, "econnrefused", "-n", "3", "-port", strconv.Itoa(port), "-linger", "1s")
 					})
 				}
 				wg.Wait()
@@ -401,16 +401,6 @@ func timeAttr(t *testing.T, attrs map[string]any, name string) time.Time {
 	return at
 }
 
-// closedLoopbackPort returns a loopback TCP port nothing listens on: a free one, listened on and closed.
-func closedLoopbackPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
-	return port
-}
-
 // pidsCgroup is a cgroup of the pids controller created for a test.
 type pidsCgroup struct {
 	dir  string // its directory in the mounted hierarchy
@@ -421,13 +411,14 @@ type pidsCgroup struct {
 // controller, else cgroup v2), removed when the test ends.
 func newPidsCgroup(t *testing.T, pidsMax int) pidsCgroup {
 	t.Helper()
-	mount, v2 := pidsHierarchy(t)
-	if v2 {
-		require.NoError(t, os.WriteFile(filepath.Join(mount, "cgroup.subtree_control"), []byte("+pids"), 0),
-			"enabling the pids controller for the children of %s", mount)
+	h, err := trigger.FindPidsHierarchy()
+	require.NoError(t, err)
+	if h.V2 {
+		require.NoError(t, os.WriteFile(filepath.Join(h.Mount, "cgroup.subtree_control"), []byte("+pids"), 0),
+			"enabling the pids controller for the children of %s", h.Mount)
 	}
 	name := fmt.Sprintf("syscallhealth-e2e-%d", os.Getpid())
-	dir := filepath.Join(mount, name)
+	dir := filepath.Join(h.Mount, name)
 	require.NoError(t, os.Mkdir(dir, 0o755))
 	t.Cleanup(func() {
 		if err := os.Remove(dir); err != nil {
@@ -436,39 +427,6 @@ func newPidsCgroup(t *testing.T, pidsMax int) pidsCgroup {
 	})
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "pids.max"), []byte(strconv.Itoa(pidsMax)), 0))
 	return pidsCgroup{dir: dir, path: "/" + name}
-}
-
-// pidsHierarchy returns where the pids controller is mounted: a v1 pids mount (hybrid hosts keep the
-// controller there), else a cgroup2 mount listing pids among its controllers.
-func pidsHierarchy(t *testing.T) (mount string, v2 bool) {
-	t.Helper()
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	require.NoError(t, err)
-	var unified []string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		fields, fs := strings.Fields(pre), strings.Fields(post)
-		if !ok || len(fields) < 5 || len(fs) < 3 {
-			continue
-		}
-		switch fs[0] {
-		case "cgroup":
-			if slices.Contains(strings.Split(fs[2], ","), "pids") {
-				return fields[4], false
-			}
-		case "cgroup2":
-			unified = append(unified, fields[4])
-		}
-	}
-	for _, m := range unified {
-		controllers, _ := os.ReadFile(filepath.Join(m, "cgroup.controllers"))
-		if slices.Contains(strings.Fields(string(controllers)), "pids") {
-			return m, true
-		}
-	}
-	t.Fatalf("no cgroup hierarchy with the pids controller is mounted (neither a v1 pids mount nor a cgroup2 mount listing pids)")
-	return "", false
 }
 
 // forkLoop is a bash process failing to fork in a pids cgroup.
@@ -490,6 +448,7 @@ func startForkLoop(t *testing.T, cg pidsCgroup) *forkLoop {
 	loop := &forkLoop{done: make(chan struct{})}
 	loop.cmd = exec.CommandContext(ctx, bash, "-c", `echo $$ > "$1" && while :; do /bin/true; done`, "fork-loop", filepath.Join(cg.dir, "cgroup.procs"))
 	loop.cmd.Stderr = &loop.stderr
+	loop.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	require.NoError(t, loop.cmd.Start())
 	go func() {
 		_ = loop.cmd.Wait()

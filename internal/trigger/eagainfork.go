@@ -28,7 +28,7 @@ const spareThreadCount = 4
 // it created.
 func runEAGAINFork(o Options, r *Result) (err error) {
 	r.Syscall, r.Errno = "clone", unix.ErrnoName(unix.EAGAIN)
-	h, err := findPidsHierarchy()
+	h, err := FindPidsHierarchy()
 	if err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ func runEAGAINFork(o Options, r *Result) (err error) {
 	}
 	dir := o.Cgroup
 	if dir == "" {
-		dir = filepath.Join(h.mount, "syscallhealth-trigger-"+strconv.Itoa(os.Getpid()))
+		dir = filepath.Join(h.Mount, "syscallhealth-trigger-"+strconv.Itoa(os.Getpid()))
 		if err := createPidsCgroup(h, dir); err != nil {
 			return err
 		}
@@ -135,10 +135,10 @@ func spareThreads() {
 
 // createPidsCgroup creates dir under the hierarchy, enabling the pids
 // controller for children of the v2 root first.
-func createPidsCgroup(h pidsHierarchy, dir string) error {
-	if h.v2 {
-		if err := os.WriteFile(filepath.Join(h.mount, "cgroup.subtree_control"), []byte("+pids"), 0); err != nil {
-			return fmt.Errorf("enabling the pids controller in %s (run as root): %w", h.mount, err)
+func createPidsCgroup(h PidsHierarchy, dir string) error {
+	if h.V2 {
+		if err := os.WriteFile(filepath.Join(h.Mount, "cgroup.subtree_control"), []byte("+pids"), 0); err != nil {
+			return fmt.Errorf("enabling the pids controller in %s (run as root): %w", h.Mount, err)
 		}
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {

@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/syscallhealth/syscallhealth/internal/testenv"
 )
 
 // Scenarios that change the process for good (credentials, cgroup) run in a
@@ -67,12 +69,8 @@ func inChild(t *testing.T, name string, o Options) (Result, int, error) {
 	return r, cmd.Process.Pid, nil
 }
 
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (mount, setuid or cgroups); run make test as root")
-	}
-}
+// changesTheSystem says why some scenario tests skip unless run as root.
+const changesTheSystem = "the scenario mounts a tmpfs, changes credentials, or creates a pids cgroup or a network namespace"
 
 func scenario(t *testing.T, name string) Scenario {
 	t.Helper()
@@ -238,7 +236,7 @@ func netnsOfThread(t *testing.T) string {
 }
 
 func TestETIMEDOUT(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t, changesTheSystem)
 	s := scenario(t, "etimedout")
 	hostRetries, err := os.ReadFile("/proc/sys/net/ipv4/tcp_syn_retries")
 	require.NoError(t, err)
@@ -316,10 +314,8 @@ func TestENOSPCRefusesLargeFilesystem(t *testing.T) {
 }
 
 func TestENOSPC(t *testing.T) {
-	requireRoot(t)
-	dir := t.TempDir()
-	require.NoError(t, unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m,nr_inodes=16"))
-	t.Cleanup(func() { unix.Unmount(dir, 0) })
+	testenv.RequireRoot(t, changesTheSystem)
+	dir := testenv.MountTmpfs(t, "size=1m,nr_inodes=16")
 	s := scenario(t, "enospc")
 	for _, call := range []string{"write", "openat"} {
 		t.Run(call, func(t *testing.T) {
@@ -335,7 +331,7 @@ func TestENOSPC(t *testing.T) {
 }
 
 func TestEACCES(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t, changesTheSystem)
 	dir := t.TempDir()
 	// uid 65534 may traverse to the file (t.TempDir's parent is 0700), not read it.
 	require.NoError(t, os.Chmod(filepath.Dir(dir), 0o755))
@@ -354,15 +350,15 @@ func TestEACCES(t *testing.T) {
 }
 
 func TestEAGAINFork(t *testing.T) {
-	requireRoot(t)
-	h, err := findPidsHierarchy()
+	testenv.RequireRoot(t, changesTheSystem)
+	h, err := FindPidsHierarchy()
 	if err != nil {
 		t.Skipf("no pids cgroup controller on this machine: %v", err)
 	}
 	r, pid, err := inChild(t, "eagain-fork", Options{Failures: 3})
 	require.NoError(t, err)
 	assert.Equal(t, Result{PID: pid, TID: r.TID, Syscall: "clone", Errno: "EAGAIN", Failures: 3}, r)
-	assert.NoDirExists(t, filepath.Join(h.mount, fmt.Sprintf("syscallhealth-trigger-%d", pid)), "the scenario removes its cgroup")
+	assert.NoDirExists(t, filepath.Join(h.Mount, fmt.Sprintf("syscallhealth-trigger-%d", pid)), "the scenario removes its cgroup")
 }
 
 func TestPidsHierarchy(t *testing.T) {
@@ -380,14 +376,14 @@ func TestPidsHierarchy(t *testing.T) {
 
 	h, err := pidsHierarchyFrom(strings.NewReader(hybrid), withoutPids)
 	require.NoError(t, err)
-	assert.Equal(t, pidsHierarchy{mount: "/sys/fs/cgroup/pids", root: "/"}, h)
+	assert.Equal(t, PidsHierarchy{Mount: "/sys/fs/cgroup/pids", Root: "/"}, h)
 	dir, err := h.dirFrom("9:name=systemd:/\n8:pids:/user.slice\n4:memory:/x\n0::/\n")
 	require.NoError(t, err)
 	assert.Equal(t, "/sys/fs/cgroup/pids/user.slice", dir)
 
 	h, err = pidsHierarchyFrom(strings.NewReader(unified), withPids)
 	require.NoError(t, err)
-	assert.Equal(t, pidsHierarchy{mount: "/sys/fs/cgroup", root: "/", v2: true}, h)
+	assert.Equal(t, PidsHierarchy{Mount: "/sys/fs/cgroup", Root: "/", V2: true}, h)
 	dir, err = h.dirFrom("0::/system.slice/ssh.service\n")
 	require.NoError(t, err)
 	assert.Equal(t, "/sys/fs/cgroup/system.slice/ssh.service", dir)
@@ -400,6 +396,6 @@ func TestPidsHierarchy(t *testing.T) {
 
 	_, err = pidsHierarchyFrom(strings.NewReader(unified), withoutPids)
 	require.ErrorContains(t, err, "no cgroup hierarchy with the pids controller")
-	_, err = pidsHierarchy{mount: "/sys/fs/cgroup/pids", root: "/"}.dirFrom("0::/\n")
+	_, err = PidsHierarchy{Mount: "/sys/fs/cgroup/pids", Root: "/"}.dirFrom("0::/\n")
 	require.ErrorContains(t, err, "no cgroup in the pids hierarchy")
 }

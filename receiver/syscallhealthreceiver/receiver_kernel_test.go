@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -21,25 +20,9 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"golang.org/x/sys/unix"
 
+	"github.com/syscallhealth/syscallhealth/internal/testenv"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
 )
-
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("loads and attaches the kernel probes: needs root (CAP_BPF and CAP_PERFMON); run the tests as root")
-	}
-}
-
-// closedLoopbackPort returns a loopback port nothing listens on.
-func closedLoopbackPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
-	return port
-}
 
 // refuseConnects makes n blocking connects to a closed loopback port: each fails with ECONNREFUSED in
 // the connect syscall itself.
@@ -55,7 +38,7 @@ func refuseConnects(t *testing.T, port, n int) {
 }
 
 func TestLifecycleWithKernelProbes(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t, "the receiver loads and attaches the kernel probes (CAP_BPF and CAP_PERFMON)")
 	factory := NewFactory()
 	cfg := factory.CreateDefaultConfig().(*Config)
 	cfg.CollectionInterval = 200 * time.Millisecond
@@ -74,7 +57,7 @@ func TestLifecycleWithKernelProbes(t *testing.T) {
 	shared := logsRcvr.(*receiverHandle).shared
 	assert.Same(t, shared, metricsRcvr.(*receiverHandle).shared, "one set of probes for both pipelines")
 
-	port := closedLoopbackPort(t)
+	port := testenv.ClosedLoopbackPort(t)
 	const failures = 3
 	refuseConnects(t, port, failures)
 	pid := int64(os.Getpid())

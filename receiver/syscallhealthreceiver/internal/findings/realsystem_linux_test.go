@@ -12,32 +12,19 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/syscallhealth/syscallhealth/internal/testenv"
 )
 
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: mounts a tmpfs / creates a pids cgroup (run `make test` as root, as CI does)")
-	}
-}
-
-// mountTinyTmpfs mounts a 64 KiB tmpfs on a fresh directory for the test.
-func mountTinyTmpfs(t *testing.T, options string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, options); err != nil {
-		t.Fatalf("mounting a tmpfs on %s: %v", dir, err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
-	return dir
-}
+// realSystem says why the real system tests skip unless run as root.
+const realSystem = "the test mounts a tmpfs or creates a pids cgroup"
 
 // TestRealFullTmpfs fills a real tmpfs until write(2) fails with ENOSPC, then resolves
 // the failure as the engine does: a write without path through the open files, and
 // an open with a path through the mount table and the kernel's mount ID.
 func TestRealFullTmpfs(t *testing.T) {
-	requireRoot(t)
-	dir := mountTinyTmpfs(t, "size=64k")
+	testenv.RequireRoot(t, realSystem)
+	dir := testenv.MountTmpfs(t, "size=64k")
 	f, err := os.Create(filepath.Join(dir, "fill"))
 	if err != nil {
 		t.Fatal(err)
@@ -72,8 +59,8 @@ func TestRealFullTmpfs(t *testing.T) {
 
 // TestRealReadOnlyMount resolves EROFS from a real read-only tmpfs.
 func TestRealReadOnlyMount(t *testing.T) {
-	requireRoot(t)
-	dir := mountTinyTmpfs(t, "size=64k")
+	testenv.RequireRoot(t, realSystem)
+	dir := testenv.MountTmpfs(t, "size=64k")
 	if err := unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +82,7 @@ func TestRealReadOnlyMount(t *testing.T) {
 // TestRealPidsCgroupAtLimit puts a process into a real pids cgroup at its limit (v1
 // pids controller or cgroup v2, whichever holds pids here) and finds that cgroup.
 func TestRealPidsCgroupAtLimit(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t, realSystem)
 	limits := newPidsLimits("/proc")
 	hierarchies := limits.discoverHierarchies()
 	var base string
