@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// gcraAllows is the kernel's bucket rule (track_failure in syscallhealth.bpf.c),
+// gcraAllows is the kernel's bucket rule (track_failure in track.h),
 // restated to check what the Go-side parameters mean.
 func gcraAllows(p rateLimitParams, tat *uint64, now uint64) bool {
 	t := max(*tat, now)

@@ -103,6 +103,7 @@ static __always_inline bool errno_watched(const struct syscall_rule *rule, __u32
 	return errno_nr < 64 * ERRNO_BITMAP_WORDS && (rule->errnos[errno_nr / 64] & (1ULL << (errno_nr % 64)));
 }
 
+/* A failure not emitted: the key's next event reports it, the stat says why. */
 static __always_inline void hold_back(struct tracking_value *v, enum stat_field why)
 {
 	__sync_fetch_and_add(&v->suppressed, 1);
@@ -170,8 +171,7 @@ track_failure(const struct health_config *cfg, const struct tracking_key *key, _
 
 	struct health_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		__sync_fetch_and_add(&v->suppressed, 1);
-		count_stat(STAT_RINGBUF_DROPS);
+		hold_back(v, STAT_RINGBUF_DROPS);
 		return NULL;
 	}
 

@@ -291,7 +291,7 @@ func TestCountsToMetrics(t *testing.T) {
 		count(5000, "clone", "EAGAIN", 1, 102),
 	}
 	t1 := bootBase.Add(100 * time.Second)
-	metrics, gone := collector.collect(first, bpf.Stats{RingbufDrops: 2, Suppressed: 158, Untracked: 4, UntrackedConnects: 1}, t1)
+	metrics, gone := collector.collect(first, collector.exitedAmong(first), bpf.Stats{RingbufDrops: 2, Suppressed: 158, Untracked: 4, UntrackedConnects: 1}, t1)
 	compareGoldenMetrics(t, filepath.Join("testdata", "expected_metrics.yaml"), metrics)
 	assert.Equal(t, []bpf.CountKey{first[8].Key}, gone, "the exited worker's series are emitted once, then removed from the kernel map")
 
@@ -312,7 +312,7 @@ func TestCountsToMetrics(t *testing.T) {
 		count(6000, "openat", "EMFILE", 12, 108),
 	}
 	t2 := t1.Add(10 * time.Second)
-	metrics, gone = collector.collect(second, bpf.Stats{RingbufDrops: 2, Suppressed: 208, Untracked: 4, UntrackedConnects: 3}, t2)
+	metrics, gone = collector.collect(second, collector.exitedAmong(second), bpf.Stats{RingbufDrops: 2, Suppressed: 208, Untracked: 4, UntrackedConnects: 3}, t2)
 	compareGoldenMetrics(t, filepath.Join("testdata", "expected_metrics_second_collection.yaml"), metrics)
 	assert.ElementsMatch(t, []bpf.CountKey{second[6].Key, second[7].Key, second[8].Key}, gone)
 

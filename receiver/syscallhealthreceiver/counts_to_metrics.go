@@ -54,14 +54,34 @@ func newMetricsCollector(mb *metadata.MetricsBuilder, host hostInfo, processes *
 	}
 }
 
-// collect builds the metrics of one snapshot and returns the kernel keys of processes that have exited:
-// their series were emitted one last time here, and the caller deletes them from the kernel map.
+// exitedAmong returns the processes with counts or connect series that have exited. The caller asks before
+// it reads the counts it passes to collect: a process already gone can fail no more, so those counts are its
+// final ones (counts read before the exit check could miss the last failures of a process exiting meanwhile).
+func (m *metricsCollector) exitedAmong(counts []bpf.Count) map[uint32]bool {
+	exited := make(map[uint32]bool)
+	for _, c := range counts {
+		if _, checked := exited[c.Key.PID]; !checked {
+			exited[c.Key.PID] = m.processes.exited(c.Key.PID)
+		}
+	}
+	for _, pid := range m.destination.pids() {
+		if _, checked := exited[pid]; !checked {
+			exited[pid] = m.processes.exited(pid)
+		}
+	}
+	maps.DeleteFunc(exited, func(_ uint32, gone bool) bool { return !gone })
+	return exited
+}
+
+// collect builds the metrics of one snapshot and returns the kernel keys of the processes in exited (from
+// exitedAmong, asked before the snapshot was read): their series were emitted one last time here, and the
+// caller deletes them from the kernel map.
 //
 // Start timestamps are stable per series. A series seen for the first time starts at the previous
 // collection (the load time for the first one): it did not exist then. A count that went down, or whose
 // first-seen time changed, was evicted from the kernel's LRU map and counted again: it restarts at the
 // previous collection too.
-func (m *metricsCollector) collect(counts []bpf.Count, stats bpf.Stats, now time.Time) (pmetric.Metrics, []bpf.CountKey) {
+func (m *metricsCollector) collect(counts []bpf.Count, exited map[uint32]bool, stats bpf.Stats, now time.Time) (pmetric.Metrics, []bpf.CountKey) {
 	ts := pcommon.NewTimestampFromTime(now)
 	byPID := make(map[uint32][]bpf.Count)
 	for _, c := range counts {
@@ -76,7 +96,6 @@ func (m *metricsCollector) collect(counts []bpf.Count, stats bpf.Stats, now time
 	slices.Sort(pids)
 
 	seen := make(map[bpf.CountKey]bool, len(counts))
-	exited := make(map[uint32]bool)
 	var gone []bpf.CountKey
 	for _, pid := range pids {
 		own := byPID[pid]
@@ -98,8 +117,7 @@ func (m *metricsCollector) collect(counts []bpf.Count, stats bpf.Stats, now time
 			m.mb.RecordSyscallhealthConnectFailuresDataPoint(ts, int64(d.count), d.peer.Addr().Unmap().String(), int64(d.peer.Port()), d.errno.Name())
 		}
 		m.mb.EmitForResource(metadata.WithResource(processResource(m.mb.NewResourceBuilder(), m.host, info)))
-		if m.processes.exited(pid) {
-			exited[pid] = true
+		if exited[pid] {
 			for _, c := range own {
 				gone = append(gone, c.Key)
 			}

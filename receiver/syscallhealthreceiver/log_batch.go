@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
@@ -58,12 +59,7 @@ func (b *logBatch) addFindings(transitions []findings.Transition) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.hasFindings {
-		rl := b.logs.ResourceLogs().AppendEmpty()
-		hostResource(metadata.NewResourceBuilder(b.resources), b.host).MoveTo(rl.Resource())
-		sl := rl.ScopeLogs().AppendEmpty()
-		sl.Scope().SetName(metadata.ScopeName)
-		sl.Scope().SetVersion(b.scopeVersion)
-		b.findingRecords = sl.LogRecords()
+		b.findingRecords = b.appendResource(hostResource(metadata.NewResourceBuilder(b.resources), b.host))
 		b.hasFindings = true
 	}
 	for i := range transitions {
@@ -82,17 +78,22 @@ func (b *logBatch) add(p *processInfo, ev *bpf.Event, names failureNames, sev pl
 	}
 	records, ok := b.groups[p]
 	if !ok {
-		rl := b.logs.ResourceLogs().AppendEmpty()
-		processResource(metadata.NewResourceBuilder(b.resources), b.host, p).MoveTo(rl.Resource())
-		sl := rl.ScopeLogs().AppendEmpty()
-		sl.Scope().SetName(metadata.ScopeName)
-		sl.Scope().SetVersion(b.scopeVersion)
-		records = sl.LogRecords()
+		records = b.appendResource(processResource(metadata.NewResourceBuilder(b.resources), b.host, p))
 		b.groups[p] = records
 	}
 	fillFailureRecord(records.AppendEmpty(), ev, names, sev, clock, observed)
 	b.size++
 	return true, b.size >= flushRecords
+}
+
+// appendResource starts the records of one resource under the receiver's scope; b.mu must be held.
+func (b *logBatch) appendResource(res pcommon.Resource) plog.LogRecordSlice {
+	rl := b.logs.ResourceLogs().AppendEmpty()
+	res.MoveTo(rl.Resource())
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(metadata.ScopeName)
+	sl.Scope().SetVersion(b.scopeVersion)
+	return sl.LogRecords()
 }
 
 // take hands over the collected records and starts an empty batch.

@@ -41,7 +41,8 @@ func processResource(rb *metadata.ResourceBuilder, host hostInfo, p *processInfo
 	return hostResource(rb, host)
 }
 
-// hostResource is the resource of the receiver's own series (events dropped and suppressed).
+// hostResource is the resource of what describes the host rather than one process: the receiver's own
+// series (events dropped and suppressed, issues active) and the finding records.
 func hostResource(rb *metadata.ResourceBuilder, host hostInfo) pcommon.Resource {
 	if host.name != "" {
 		rb.SetHostName(host.name)

@@ -285,12 +285,20 @@ func (r *syscallHealthReceiver) collect(ctx context.Context) {
 		r.settings.Logger.Warn("reading the in-kernel failure counts failed", zap.Error(err))
 		return
 	}
+	exited := r.collector.exitedAmong(counts)
+	if len(exited) > 0 {
+		// Read again, after the exit check: the exited processes' last series then hold their final counts.
+		if counts, err = r.probe.Counts(); err != nil {
+			r.settings.Logger.Warn("reading the in-kernel failure counts failed", zap.Error(err))
+			return
+		}
+	}
 	stats, err := r.probe.Stats()
 	if err != nil {
 		r.settings.Logger.Warn("reading the probe statistics failed", zap.Error(err))
 		return
 	}
-	metrics, gone := r.collector.collect(counts, stats, time.Now())
+	metrics, gone := r.collector.collect(counts, exited, stats, time.Now())
 	if len(gone) > 0 {
 		if err := r.probe.DeleteCounts(gone); err != nil {
 			r.settings.Logger.Warn("removing the counts of exited processes failed; they are emitted again next time", zap.Error(err))

@@ -210,6 +210,46 @@ func TestReceiverForgetsExitedProcesses(t *testing.T) {
 	assert.GreaterOrEqual(t, gonePoints, 1, "the exited process's series was emitted before it was forgotten")
 }
 
+// racingProbe is a recordingProbe whose process keeps failing right after each read of the counts, the way a
+// process can fail once more and exit between the receiver's read and its exit check.
+type racingProbe struct {
+	*recordingProbe
+}
+
+func (p racingProbe) Counts() ([]bpf.Count, error) {
+	counts, err := p.recordingProbe.Counts()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range p.counts {
+		p.counts[i].Count++
+	}
+	return counts, err
+}
+
+func TestReceiverEmitsFinalCountsOfExitedProcesses(t *testing.T) {
+	probe := racingProbe{newRecordingProbe()}
+	metricsSink := new(consumertest.MetricsSink)
+	cfg := createDefaultConfig()
+	cfg.CollectionInterval = time.Hour // the one collection is Shutdown's
+	r := newTestReceiver(t, cfg, probe, nil, metricsSink)
+	gone := bpf.CountKey{PID: 5000, Syscall: syscallNr(t, "clone"), Errno: errnoOf(t, "EAGAIN")}
+	probe.counts = []bpf.Count{{Key: gone, Count: 1}}
+	require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, r.Shutdown(context.Background()))
+
+	probe.mu.Lock()
+	defer probe.mu.Unlock()
+	require.Equal(t, []bpf.CountKey{gone}, probe.deleted)
+	require.Len(t, metricsSink.AllMetrics(), 1)
+	var last []int64
+	forEachDataPoint(metricsSink.AllMetrics()[0], func(name string, dp pmetric.NumberDataPoint) {
+		if name == "syscallhealth.failures" {
+			last = append(last, dp.IntValue())
+		}
+	})
+	assert.Equal(t, []int64{2}, last, "the series of a process that exited is emitted with the count read after its exit")
+}
+
 // statusHost records the component status events the receiver reports.
 type statusHost struct {
 	component.Host

@@ -139,7 +139,7 @@ func TestRecordedTraceToMetrics(t *testing.T) {
 	mb := metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, receivertest.NewNopSettings(metadata.Type))
 	collector := newMetricsCollector(mb, hostInfo{name: testHostName}, pipeline.processes, pipeline.destination, &dropCounters{},
 		pipeline.escalation, pipeline.findings, pipeline.clock, trace.RecordedAt)
-	metrics, gone := collector.collect(counts, bpf.Stats{}, trace.RecordedAt.Add(10*time.Second))
+	metrics, gone := collector.collect(counts, collector.exitedAmong(counts), bpf.Stats{}, trace.RecordedAt.Add(10*time.Second))
 	assert.Len(t, gone, len(counts), "every trigger process has exited")
 
 	got := map[int64]int64{}
