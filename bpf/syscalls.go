@@ -39,9 +39,18 @@ func (t syscallTable) number(name string) (uint32, bool) {
 }
 
 var (
-	x86_64Table  = newSyscallTable(x86_64Syscalls[:])
-	aarch64Table = newSyscallTable(aarch64Syscalls[:])
+	x86_64Table  = newSyscallTable(withUnifiedSyscalls(x86_64Syscalls[:]))
+	aarch64Table = newSyscallTable(withUnifiedSyscalls(aarch64Syscalls[:]))
 )
+
+// withUnifiedSyscalls completes an architecture's own names (numbers below firstUnifiedSyscall) with the
+// unified ones.
+func withUnifiedSyscalls(archNames []string) []string {
+	names := make([]string, firstUnifiedSyscall+len(unifiedSyscalls))
+	copy(names[:firstUnifiedSyscall], archNames)
+	copy(names[firstUnifiedSyscall:], unifiedSyscalls[:])
+	return names
+}
 
 // SyscallName returns the name of syscall nr on the architecture this program
 // was built for (that of the kernel it runs on), or "syscall_<nr>" when unknown.
