@@ -31,57 +31,13 @@
 #ifndef SYSCALLHEALTH_CONNECT_H
 #define SYSCALLHEALTH_CONNECT_H
 
-/*
- * Connects in flight by socket. A plain hash: every attempt leaves through
- * ESTABLISHED, CLOSE or its syscall's exit, so nothing needs evicting, and a
- * full map is counted (STAT_UNTRACKED_CONNECTS) rather than silently losing
- * the oldest attempts, which are the ones about to time out.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u64);
-	__type(value, struct connect_attempt);
-} connect_attempts SEC(".maps");
-
-/*
- * The socket that each thread's running connect syscall is connecting, so
- * that its exit finds the attempt (a multipath subflow included, which no
- * descriptor names). Its exit removes the entry, or ESTABLISHED does for a
- * blocking connect that returns 0. A plain hash, cheaper than LRU on every
- * connect: when it is full the attempt is followed as if connect had
- * returned at once.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u64);
-} connect_threads SEC(".maps");
-
-/* The token per socket: present while the connect syscall that sent its SYN runs (value: the thread). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
-	__type(value, __u32);
-} connect_running SEC(".maps");
-
-/*
- * Sockets whose failure was reported asynchronously, by inode number, with
- * the process it was reported for. The next connect() called on such a
- * socket (a polling loop, a restarted syscall) returns the same failure once
- * more (sock_error), which is not a second failure. Keyed by inode number,
- * unique to the socket, because a closed socket's struct sock is soon reused
- * and a reset socket's close() changes no TCP state to forget it by; LRU
- * evicts the sockets closed without such a connect.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 2048);
-	__type(key, __u64);
-	__type(value, __u32);
-} connect_reported SEC(".maps");
+#include "kernel.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "health.h"
+#include "health_maps.h"
+#include "syscall.h"
+#include "track.h"
 
 /* What the sys_exit program does with a failed connect after connect_exit. */
 enum connect_exit_verdict {

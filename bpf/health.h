@@ -7,6 +7,8 @@
 #ifndef SYSCALLHEALTH_HEALTH_H
 #define SYSCALLHEALTH_HEALTH_H
 
+#include "kernel.h"
+
 /* Syscall numbers index the rule table: amd64 and arm64 both stay below 512. */
 #define MAX_SYSCALLS 512
 /* Errno bitmaps cover errnos 1..255; larger ones are reported only with all_errnos. */

@@ -8,6 +8,10 @@
 #ifndef SYSCALLHEALTH_SYSCALL_H
 #define SYSCALLHEALTH_SYSCALL_H
 
+#include "kernel.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
 static __always_inline bool is_compat_syscall(struct pt_regs *regs)
 {
 #if defined(__TARGET_ARCH_x86)

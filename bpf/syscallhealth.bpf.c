@@ -23,23 +23,12 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "health.h"
+#include "health_maps.h"
 #include "track.h"
 #include "syscall.h"
 #include "connect.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
-
-/* Scratch for building a path right to left; twice PATH_LEN so masked offsets stay in bounds. */
-struct path_scratch {
-	char buf[2 * PATH_LEN];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct path_scratch);
-} path_scratch SEC(".maps");
 
 /* Path components resolved from an fd; deeper paths keep their deepest part behind "...". */
 #define PATH_MAX_DEPTH 24

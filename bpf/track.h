@@ -1,47 +1,19 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
 /*
- * The maps and the counting, rate-limiting and emitting path shared by every
- * program that reports failures: track_failure() takes a key (no syscall
+ * The counting, rate-limiting and emitting path shared by every program that
+ * reports failures: track_failure() takes a key (no syscall
  * context), so a program seeing failures elsewhere (e.g. a non-blocking
  * connect refused later, from the TCP state tracepoint) reports through the
  * same tracking map, rate limits and event shape, with EVENT_F_ASYNC set.
- * Included once, by syscallhealth.bpf.c: one object, one set of maps.
  */
 #ifndef SYSCALLHEALTH_TRACK_H
 #define SYSCALLHEALTH_TRACK_H
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
-} events SEC(".maps");
-
-/*
- * Exact counts and rate-limit state per (tgid, syscall, errno). One shared
- * map with atomic adds: a per-CPU map would cost entries x CPUs x value size.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 10240);
-	__type(key, struct tracking_key);
-	__type(value, struct tracking_value);
-} tracking SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, CONFIG_SLOTS);
-	__type(key, __u32);
-	__type(value, struct health_config);
-} config SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct probe_stats);
-} stats SEC(".maps");
-
-/* The config slot the programs read; userspace writes the other one and then flips this. */
-volatile __u32 active_config_slot;
+#include "kernel.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "health.h"
+#include "health_maps.h"
 
 enum stat_field {
 	STAT_RINGBUF_DROPS,
