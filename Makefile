@@ -1,6 +1,5 @@
 # syscallhealth: build, run and test the custom OpenTelemetry Collector.
 SHELL := /bin/bash
-export GOPROXY ?= https://proxy.golang.org
 # The one clang that `make generate` uses; the committed bpf2go outputs mean builds need no clang.
 CLANG ?= clang-19
 LLVM_STRIP ?= llvm-strip-19

@@ -1,5 +1,8 @@
 package bpf
 
+// The table of UAPI errnos is generated from the kernel headers that libbpf-dev's linux-libc-dev installs.
+//go:generate go run ./internal/errnogen/main.go -o errno_table.go /usr/include/asm-generic/errno-base.h /usr/include/asm-generic/errno.h
+
 import (
 	"strconv"
 	"strings"
@@ -16,7 +19,7 @@ type errnoInfo struct {
 
 // Name returns the errno's symbolic name, such as "ENOSPC", or "errno_<n>" when unknown.
 func (e Errno) Name() string {
-	if info, ok := errnoTable[e]; ok {
+	if info, ok := lookupErrno(e); ok {
 		return info.name
 	}
 	return "errno_" + strconv.Itoa(int(e))
@@ -25,7 +28,7 @@ func (e Errno) Name() string {
 // Description returns the strerror text, such as "No space left on device",
 // or "Unknown error <n>" as glibc says when unknown.
 func (e Errno) Description() string {
-	if info, ok := errnoTable[e]; ok {
+	if info, ok := lookupErrno(e); ok {
 		return info.description
 	}
 	return "Unknown error " + strconv.Itoa(int(e))
@@ -34,13 +37,25 @@ func (e Errno) Description() string {
 // String returns Name, so errnos print by name.
 func (e Errno) String() string { return e.Name() }
 
-var errnosByName = sync.OnceValue(func() map[string]Errno {
-	m := make(map[string]Errno, len(errnoTable)+len(errnoAliases))
-	for e, info := range errnoTable {
-		m[info.name] = e
+func lookupErrno(e Errno) (errnoInfo, bool) {
+	if info, ok := uapiErrnos[e]; ok {
+		return info, true
 	}
-	for name, e := range errnoAliases {
-		m[name] = e
+	info, ok := kernelInternalErrnos[e]
+	return info, ok
+}
+
+var errnosByName = sync.OnceValue(func() map[string]Errno {
+	m := make(map[string]Errno)
+	for _, table := range []map[Errno]errnoInfo{uapiErrnos, kernelInternalErrnos} {
+		for e, info := range table {
+			m[info.name] = e
+		}
+	}
+	for _, aliases := range []map[string]Errno{uapiAliases, otherAliases} {
+		for name, e := range aliases {
+			m[name] = e
+		}
 	}
 	return m
 })
