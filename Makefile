@@ -14,7 +14,7 @@ TRIGGER := bin/syscallhealth-trigger
 COLLECTOR_PACKAGES = $(shell go list -deps -f '{{if and .Module .Module.Main}}{{.Dir}}{{end}}' ./receiver/syscallhealthreceiver)
 COLLECTOR_INPUTS = builder-config.yaml go.mod go.sum $(filter-out %_test.go,$(foreach d,$(COLLECTOR_PACKAGES),$(wildcard $(d)/*.go $(d)/*.o)))
 
-.PHONY: generate check-bpf mdatagen build run require-root test record-trace clean FORCE
+.PHONY: generate errno-table check-bpf mdatagen build run require-root test record-trace clean FORCE
 
 # Regenerate the committed eBPF objects and Go bindings (needs clang-19 and llvm-19). The libbpf headers
 # are pinned in bpf/include and nothing else is included (-nostdinc), so the objects are the same byte for
@@ -22,7 +22,12 @@ COLLECTOR_INPUTS = builder-config.yaml go.mod go.sum $(filter-out %_test.go,$(fo
 generate:
 	@command -v $(CLANG) >/dev/null && command -v $(LLVM_STRIP) >/dev/null || \
 		{ echo "make generate needs $(CLANG) and $(LLVM_STRIP): apt-get install clang-19 llvm-19"; exit 1; }
-	cd bpf && BPF2GO_CC=$(CLANG) BPF2GO_STRIP=$(LLVM_STRIP) go generate ./...
+	cd bpf && BPF2GO_CC=$(CLANG) BPF2GO_STRIP=$(LLVM_STRIP) go generate -skip errnogen ./...
+
+# Regenerate bpf/errno_table.go from the kernel's UAPI errno headers (linux-libc-dev) and the C library's
+# strerror texts (a cgo program: needs gcc). Kept out of `make generate`, whose output must not depend on the host.
+errno-table:
+	cd bpf && go generate -run errnogen .
 
 # The C side's checks (CI runs them): every header of bpf/ compiles on its own and included twice, for both
 # targets, and `make generate` reproduces the committed objects and bindings byte for byte.
