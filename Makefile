@@ -63,7 +63,7 @@ $(TRIGGER): FORCE
 
 FORCE:
 
-# Run the collector on this host with config/default.yaml: failures go to the console and ./syscallhealth.json.
+# Run the collector on this host with config/default.yaml: failures go to the console and ./syscallhealth-{logs,metrics}.json.
 run: require-root build
 	$(COLLECTOR) --config=config/default.yaml
 
@@ -85,4 +85,4 @@ record-trace: $(TRIGGER)
 	go run ./cmd/syscallhealth-record -trigger $(TRIGGER) -o receiver/syscallhealthreceiver/testdata/health_trace.json
 
 clean:
-	rm -rf bin build syscallhealth.json
+	rm -rf bin build syscallhealth-logs.json syscallhealth-metrics.json

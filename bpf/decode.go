@@ -11,6 +11,8 @@ import (
 var (
 	// ErrClosed is returned by ReadEvent once the Probe is closed.
 	ErrClosed = errors.New("syscallhealth probe closed")
+	// ErrDrained is returned by ReadEvent after Drain, once the ring buffer is empty.
+	ErrDrained = errors.New("syscallhealth ring buffer drained")
 	// ErrMalformedEvent wraps every error DecodeEvent returns for bytes that are not a health event.
 	ErrMalformedEvent = errors.New("malformed health event")
 )

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -36,6 +37,8 @@ type Probe struct {
 	links    []link.Link
 	reader   *ringbuf.Reader
 	record   ringbuf.Record
+	// draining makes ReadEvent return ErrDrained at the end of the ring instead of waiting (Drain).
+	draining atomic.Bool
 	tracking *ebpf.Map
 	stats    *ebpf.Map
 	config   *ebpf.Map
@@ -262,15 +265,20 @@ func (p *Probe) Hook() Hook { return p.hook }
 func (p *Probe) SocketHook() (Hook, error) { return p.socketHook, p.socketErr }
 
 // ReadEvent blocks until the next event and decodes it into ev. It returns
-// ErrClosed once the Probe is closed, and an error wrapping ErrMalformedEvent
-// for a record it cannot decode (count it and read on).
+// ErrClosed once the Probe is closed, ErrDrained once the ring is empty after
+// Drain, and an error wrapping ErrMalformedEvent for a record it cannot decode
+// (count it and read on).
 func (p *Probe) ReadEvent(ev *Event) error {
 	for {
 		err := p.reader.ReadInto(&p.record)
 		switch {
 		case err == nil:
 			return DecodeEvent(p.record.RawSample, ev)
-		case errors.Is(err, os.ErrDeadlineExceeded):
+		case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, ringbuf.ErrFlushed):
+			// The reader returns these only once it has read everything queued before them.
+			if p.draining.Load() {
+				return ErrDrained
+			}
 			p.reader.SetDeadline(time.Now().Add(pollInterval))
 		case errors.Is(err, ringbuf.ErrClosed), errors.Is(err, os.ErrClosed):
 			return ErrClosed
@@ -278,6 +286,35 @@ func (p *Probe) ReadEvent(ev *Event) error {
 			return fmt.Errorf("reading the ring buffer: %w", err)
 		}
 	}
+}
+
+// Detach stops the programs: from then on no failure is counted or queued,
+// so the counts are final and the ring holds the last events. Both stay
+// readable until Close. A program instance already running on another CPU
+// may still finish during the kernel's grace period.
+func (p *Probe) Detach() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	var errs []error
+	for _, l := range p.links {
+		errs = append(errs, l.Close())
+	}
+	p.links = nil
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("detaching the probes: %w", err)
+	}
+	return nil
+}
+
+// Drain makes ReadEvent return the events still queued and then ErrDrained
+// instead of waiting for more; call it after Detach, from any goroutine.
+func (p *Probe) Drain() error {
+	p.draining.Store(true)
+	// Wakes a ReadEvent waiting on an empty ring now rather than at its next poll.
+	return p.reader.Flush()
 }
 
 // countsBatch is how many tracking-map entries one batch lookup returns.

@@ -406,9 +406,19 @@ type runningCollector struct {
 // output, and waits until it is ready.
 func startCollector(t *testing.T, config, output string) *runningCollector {
 	t.Helper()
+	return startCollectorIn(t, "", config, output)
+}
+
+// startCollectorIn starts the collector in the working directory dir ("": this one), where a configuration's
+// relative paths lead.
+func startCollectorIn(t *testing.T, dir, config, output string) *runningCollector {
+	t.Helper()
+	binary, err := filepath.Abs(collectorPath)
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, collectorPath, "--config="+config)
+	cmd := exec.CommandContext(ctx, binary, "--config="+config)
+	cmd.Dir = dir
 	// Killed with the test binary too, e.g. when go test times out before any cleanup runs.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Env = append(os.Environ(), "SYSCALLHEALTH_E2E_OUTPUT="+output)
@@ -450,6 +460,12 @@ func startCollector(t *testing.T, config, output string) *runningCollector {
 // stop sends SIGTERM and requires a clean exit; it logs the resident memory first.
 func (c *runningCollector) stop(t *testing.T) {
 	t.Helper()
+	c.stopWith(t, syscall.SIGTERM)
+}
+
+// stopWith sends sig (SIGTERM, or SIGINT as Ctrl-C does) and requires a clean exit.
+func (c *runningCollector) stopWith(t *testing.T, sig syscall.Signal) {
+	t.Helper()
 	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid)); err == nil {
 		for line := range strings.Lines(string(status)) {
 			if strings.HasPrefix(line, "VmRSS:") || strings.HasPrefix(line, "VmHWM:") {
@@ -457,12 +473,12 @@ func (c *runningCollector) stop(t *testing.T) {
 			}
 		}
 	}
-	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, c.cmd.Process.Signal(sig))
 	select {
 	case err := <-c.done:
-		require.NoError(t, err, "the collector must exit cleanly on SIGTERM\n%s", c.logTail())
+		require.NoError(t, err, "the collector must exit cleanly on %s\n%s", sig, c.logTail())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("the collector did not stop within 30s of SIGTERM\n%s", c.logTail())
+		t.Fatalf("the collector did not stop within 30s of %s\n%s", sig, c.logTail())
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

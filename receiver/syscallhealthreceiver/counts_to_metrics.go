@@ -129,6 +129,7 @@ func (m *metricsCollector) collect(counts []bpf.Count, exited map[uint32]bool, s
 	m.mb.RecordSyscallhealthEventsDroppedDataPoint(ts, int64(m.drops.malformed.Load()), metadata.AttributeSyscallhealthDropReasonMalformedRecord)
 	m.mb.RecordSyscallhealthEventsDroppedDataPoint(ts, int64(m.drops.consumerError.Load()), metadata.AttributeSyscallhealthDropReasonConsumerError)
 	m.mb.RecordSyscallhealthEventsDroppedDataPoint(ts, int64(m.drops.backpressure.Load()), metadata.AttributeSyscallhealthDropReasonBackpressure)
+	m.mb.RecordSyscallhealthEventsDroppedDataPoint(ts, int64(m.drops.shutdown.Load()), metadata.AttributeSyscallhealthDropReasonShutdown)
 	m.mb.RecordSyscallhealthEventsSuppressedDataPoint(ts, int64(stats.Suppressed))
 	m.mb.RecordSyscallhealthFailuresUntrackedDataPoint(ts, int64(stats.Untracked))
 	m.mb.RecordSyscallhealthConnectsUntrackedDataPoint(ts, int64(stats.UntrackedConnects))

@@ -10,4 +10,5 @@ type dropCounters struct {
 	malformed     atomic.Uint64 // undecodable ring buffer records
 	consumerError atomic.Uint64 // log records the next consumer rejected
 	backpressure  atomic.Uint64 // log records dropped because the pending batch was full
+	shutdown      atomic.Uint64 // events left in the ring when Shutdown ran out of time
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -31,6 +32,8 @@ type kernelProbe interface {
 	Counts() ([]bpf.Count, error)
 	DeleteCounts(keys []bpf.CountKey) error
 	Stats() (bpf.Stats, error)
+	Detach() error
+	Drain() error
 	Close() error
 }
 
@@ -38,8 +41,14 @@ func loadKernelProbe(opts bpf.Options) (kernelProbe, error) {
 	return bpf.Load(opts)
 }
 
-// readErrorBackoff paces the reader after an unexpected ring buffer error so it cannot spin.
-const readErrorBackoff = 100 * time.Millisecond
+const (
+	// readErrorBackoff paces the reader after an unexpected ring buffer error so it cannot spin.
+	readErrorBackoff = 100 * time.Millisecond
+	// maxShutdownDrain bounds how long Shutdown turns the events left in the ring into records (the
+	// collector's shutdown context has no deadline). With a deadline it takes at most half the time left,
+	// keeping the rest to count what remains as dropped (reason shutdown) and to send the final data.
+	maxShutdownDrain = 5 * time.Second
+)
 
 // syscallHealthReceiver is one component instance, shared by the logs and metrics pipelines that use it:
 // one set of kernel probes, one reader.
@@ -49,6 +58,8 @@ type syscallHealthReceiver struct {
 	obsrecv  *receiverhelper.ObsReport
 	load     func(bpf.Options) (kernelProbe, error)
 	procRoot string
+	// drainLimit is maxShutdownDrain; tests shorten it.
+	drainLimit time.Duration
 
 	nextLogs    consumer.Logs    // nil when no logs pipeline uses the receiver
 	nextMetrics consumer.Metrics // nil when no metrics pipeline uses the receiver
@@ -66,7 +77,10 @@ type syscallHealthReceiver struct {
 
 	cancelReader context.CancelFunc
 	cancelLoops  context.CancelFunc
-	reader       sync.WaitGroup
+	// readerDone is closed when the reader returns; discarding makes it count the events left as
+	// dropped instead of handling them (the drain ran out of time).
+	readerDone   chan struct{}
+	discarding   atomic.Bool
 	loops        sync.WaitGroup
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -83,12 +97,13 @@ func newSyscallHealthReceiver(cfg *Config, set receiver.Settings) (*syscallHealt
 		return nil, err
 	}
 	return &syscallHealthReceiver{
-		cfg:      cfg,
-		settings: set,
-		obsrecv:  obsrecv,
-		load:     loadKernelProbe,
-		procRoot: "/proc",
-		flushNow: make(chan struct{}, 1),
+		cfg:        cfg,
+		settings:   set,
+		obsrecv:    obsrecv,
+		load:       loadKernelProbe,
+		procRoot:   "/proc",
+		drainLimit: maxShutdownDrain,
+		flushNow:   make(chan struct{}, 1),
 	}, nil
 }
 
@@ -146,7 +161,7 @@ func (r *syscallHealthReceiver) Start(_ context.Context, host component.Host) er
 	readerCtx, cancelReader := context.WithCancel(context.Background())
 	loopsCtx, cancelLoops := context.WithCancel(context.Background())
 	r.cancelReader, r.cancelLoops = cancelReader, cancelLoops
-	r.reader.Add(1)
+	r.readerDone = make(chan struct{})
 	go r.readEvents(readerCtx)
 	r.loops.Add(2)
 	go r.flushLoop(loopsCtx)
@@ -154,35 +169,73 @@ func (r *syscallHealthReceiver) Start(_ context.Context, host component.Host) er
 	return nil
 }
 
-// Shutdown emits the counts one last time, closes the probes (which unblocks the reader), sends the
-// records still pending and waits for every goroutine. It is safe to call more than once.
+// Shutdown makes everything the kernel saw before it final and sends it: it detaches the probes (no
+// failure is counted or queued after that), turns the events left in the ring into records within the
+// context's deadline (or maxShutdownDrain), emits the final counts and records, then frees the probes.
+// The collector calls it for the first of the pipelines sharing the receiver, before any component
+// downstream of either pipeline stops. It is safe to call more than once.
 func (r *syscallHealthReceiver) Shutdown(ctx context.Context) error {
 	r.shutdownOnce.Do(func() {
 		if r.probe == nil {
 			return // never started, or the probes did not load (error_mode: ignore)
 		}
+		detachErr := r.probe.Detach()
+		r.drain(ctx)
 		r.cancelLoops()
 		r.loops.Wait()
 		r.collect(ctx)
-
-		r.shutdownErr = r.probe.Close()
-		r.cancelReader()
-		r.reader.Wait()
 		r.evaluateFindings()
 		r.flush(ctx)
+
+		r.shutdownErr = errors.Join(detachErr, r.probe.Close())
+		r.cancelReader()
+		<-r.readerDone
 	})
 	return r.shutdownErr
 }
 
+// drain lets the reader empty the ring while the flush loop keeps sending full batches. When the time is
+// up the reader counts the rest as dropped rather than enriching them: reading the ring is fast and
+// bounded by its size, the enrichment is not.
+func (r *syscallHealthReceiver) drain(ctx context.Context) {
+	started := time.Now()
+	if err := r.probe.Drain(); err != nil {
+		r.settings.Logger.Warn("the ring buffer reader could not be woken up to drain it; it drains at its next poll", zap.Error(err))
+	}
+	limit := r.drainLimit
+	if deadline, ok := ctx.Deadline(); ok {
+		limit = min(limit, time.Until(deadline)/2)
+	}
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case <-r.readerDone:
+		r.settings.Logger.Debug("ring buffer drained", zap.Duration("took", time.Since(started)))
+		return
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	r.discarding.Store(true)
+	r.settings.Logger.Warn("shutdown: no time left to turn the remaining ring buffer events into records; they are counted in syscallhealth.events.dropped (reason shutdown)",
+		zap.Duration("drained_for", time.Since(started)))
+	select {
+	case <-r.readerDone:
+	case <-ctx.Done():
+		// The reader is stuck handling one event; Close unblocks its next read.
+	}
+}
+
 func (r *syscallHealthReceiver) readEvents(ctx context.Context) {
-	defer r.reader.Done()
+	defer close(r.readerDone)
 	var ev bpf.Event // reused: the decoder fills it in place
 	for {
 		err := r.probe.ReadEvent(&ev)
 		switch {
+		case err == nil && r.discarding.Load():
+			r.drops.shutdown.Add(1)
 		case err == nil:
 			r.handleEvent(&ev)
-		case errors.Is(err, bpf.ErrClosed):
+		case errors.Is(err, bpf.ErrDrained), errors.Is(err, bpf.ErrClosed):
 			return
 		case errors.Is(err, bpf.ErrMalformedEvent):
 			r.drops.malformed.Add(1)

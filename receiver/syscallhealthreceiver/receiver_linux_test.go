@@ -27,12 +27,15 @@ import (
 )
 
 // recordingProbe hands recorded events to the receiver the way bpf.Probe does: ReadEvent blocks until an
-// event or Close. Counts and Stats return what the test sets.
+// event, Drain or Close. Counts and Stats return what the test sets.
 type recordingProbe struct {
 	events    chan readResult
+	drained   chan struct{}
 	closed    chan struct{}
+	drainOnce sync.Once
 	closeOnce sync.Once
 	closes    atomic.Int32
+	detaches  atomic.Int32
 
 	mu      sync.Mutex
 	counts  []bpf.Count
@@ -46,7 +49,7 @@ type readResult struct {
 }
 
 func newRecordingProbe() *recordingProbe {
-	return &recordingProbe{events: make(chan readResult), closed: make(chan struct{})}
+	return &recordingProbe{events: make(chan readResult), drained: make(chan struct{}), closed: make(chan struct{})}
 }
 
 func (p *recordingProbe) Hook() bpf.Hook { return "tp_btf" }
@@ -60,9 +63,21 @@ func (p *recordingProbe) ReadEvent(ev *bpf.Event) error {
 			*ev = r.ev
 		}
 		return r.err
+	case <-p.drained:
+		return bpf.ErrDrained
 	case <-p.closed:
 		return bpf.ErrClosed
 	}
+}
+
+func (p *recordingProbe) Detach() error {
+	p.detaches.Add(1)
+	return nil
+}
+
+func (p *recordingProbe) Drain() error {
+	p.drainOnce.Do(func() { close(p.drained) })
+	return nil
 }
 
 func (p *recordingProbe) Counts() ([]bpf.Count, error) {
@@ -170,6 +185,7 @@ func TestReceiverCountsWhatItDrops(t *testing.T) {
 	})
 	assert.Equal(t, map[string]int64{
 		"ring_buffer_full": 5,
+		"shutdown":         0,
 		"malformed_record": 2,
 		"consumer_error":   int64(len(events)),
 		"backpressure":     0,

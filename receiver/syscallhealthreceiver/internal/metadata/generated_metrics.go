@@ -28,6 +28,7 @@ const (
 	AttributeSyscallhealthDropReasonConsumerError
 	AttributeSyscallhealthDropReasonMalformedRecord
 	AttributeSyscallhealthDropReasonRingBufferFull
+	AttributeSyscallhealthDropReasonShutdown
 )
 
 // String returns the string representation of the AttributeSyscallhealthDropReason.
@@ -41,6 +42,8 @@ func (av AttributeSyscallhealthDropReason) String() string {
 		return "malformed_record"
 	case AttributeSyscallhealthDropReasonRingBufferFull:
 		return "ring_buffer_full"
+	case AttributeSyscallhealthDropReasonShutdown:
+		return "shutdown"
 	}
 	return ""
 }
@@ -51,6 +54,7 @@ var MapAttributeSyscallhealthDropReason = map[string]AttributeSyscallhealthDropR
 	"consumer_error":   AttributeSyscallhealthDropReasonConsumerError,
 	"malformed_record": AttributeSyscallhealthDropReasonMalformedRecord,
 	"ring_buffer_full": AttributeSyscallhealthDropReasonRingBufferFull,
+	"shutdown":         AttributeSyscallhealthDropReasonShutdown,
 }
 
 // AttributeSyscallhealthEvictionTarget specifies the value syscallhealth.eviction.target attribute.
