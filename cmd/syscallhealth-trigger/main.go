@@ -62,6 +62,8 @@ func parse(args []string, stderr io.Writer) (trigger.Scenario, trigger.Options, 
 	fs.Usage = func() { usage(fs, stderr) }
 	fs.IntVar(&opts.Failures, "n", 1, "exact number of failures to cause")
 	fs.DurationVar(&opts.Interval, "interval", 0, "pause between failing calls (lets a rate limiter refill)")
+	fs.StringVar(&opts.Comm, "comm", "", "name the process and its failing thread this (at most 15 bytes; escapes such as \\n are not interpreted)")
+	fs.StringVar(&opts.Unix, "unix", "", "econnrefused: connect to this abstract unix socket, @NAME, instead of a loopback port")
 	linger := fs.Duration("linger", 0, "stay alive this long after printing the result (so /proc/<pid> can be read)")
 	fs.StringVar(&opts.Dir, "dir", "", "enospc: a tiny tmpfs to fill (mount -t tmpfs -o size=1m,nr_inodes=16 tmpfs DIR)")
 	fs.StringVar(&opts.Syscall, "syscall", "write", "enospc: the failing call, write (blocks full) or openat (inodes full)")
@@ -90,15 +92,18 @@ func parse(args []string, stderr io.Writer) (trigger.Scenario, trigger.Options, 
 		return scenario, opts, 0, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	var misplaced []string
+	given := make(map[string]bool)
 	fs.Visit(func(f *flag.Flag) {
-		if !slices.Contains([]string{"n", "interval", "linger"}, f.Name) && !slices.Contains(scenario.Options, f.Name) {
+		given[f.Name] = true
+		if !slices.Contains([]string{"n", "interval", "linger", "comm"}, f.Name) && !slices.Contains(scenario.Options, f.Name) {
 			misplaced = append(misplaced, "-"+f.Name)
 		}
 	})
 	if len(misplaced) > 0 {
 		return scenario, opts, 0, fmt.Errorf("%s does not take %s", scenario.Name, strings.Join(misplaced, ", "))
 	}
-	if slices.Contains(scenario.Options, "address") {
+	// Left unset unless given: the scenario's default applies (127.0.0.1), and -unix can tell.
+	if given["address"] {
 		addr, err := netip.ParseAddr(*address)
 		if err != nil {
 			return scenario, opts, 0, fmt.Errorf("-address: %w", err)

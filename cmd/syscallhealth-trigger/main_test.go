@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"testing"
 
@@ -28,6 +29,24 @@ func TestRunPrintsOneJSONLine(t *testing.T) {
 	assert.ElementsMatch(t, []string{"pid", "tid", "syscall", "errno", "failures", "address", "port"}, keys(raw))
 }
 
+// TestRunHostileNames: a process named with a newline and a terminal escape fails to connect to an
+// abstract unix socket whose name holds the same; the kernel keeps both as they are.
+func TestRunHostileNames(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	comm, socket := "ev\n\x1b[31mil", "@x failed\nFAKE LINE \x1b[2J"
+	code := run([]string{"econnrefused", "-n", "2", "-unix", socket, "-comm", comm}, &stdout, &stderr)
+	require.Equal(t, 0, code, stderr.String())
+	var r trigger.Result
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &r))
+	assert.Equal(t, trigger.Result{PID: os.Getpid(), TID: r.TID, Syscall: "connect", Errno: "ECONNREFUSED", Failures: 2, Address: socket, Mode: "blocking"}, r)
+	threadComm, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/comm", r.TID))
+	require.NoError(t, err)
+	assert.Equal(t, comm+"\n", string(threadComm))
+	leaderComm, err := os.ReadFile("/proc/self/comm")
+	require.NoError(t, err)
+	assert.Equal(t, comm+"\n", string(leaderComm))
+}
+
 func TestRunErrors(t *testing.T) {
 	tests := []struct {
 		args     []string
@@ -47,6 +66,10 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"enospc", "-n", "2"}, 2, "-dir is required"},
 		{[]string{"emfile", "extra"}, 2, "unexpected arguments"},
 		{[]string{"eacces", "-path", "/nonexistent/secret"}, 1, "no such file"},
+		{[]string{"econnrefused", "-unix", "/run/app.sock"}, 2, "-unix must be an abstract socket name"},
+		{[]string{"econnrefused", "-unix", "@app", "-port", "80"}, 2, "does not take -address, -port or -mode"},
+		{[]string{"eaddrinuse", "-unix", "@app"}, 2, "eaddrinuse does not take -unix"},
+		{[]string{"emfile", "-comm", "a-name-longer-than-15"}, 2, "at most 15 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.wantErr, func(t *testing.T) {

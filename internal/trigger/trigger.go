@@ -44,6 +44,12 @@ type Options struct {
 	// Mode is how econnrefused and etimedout connect: ModeBlocking, ModeNonblocking or
 	// ModeDial; empty means blocking for econnrefused and nonblocking for etimedout.
 	Mode string
+	// Unix is an abstract unix socket name ("@name") that econnrefused connects to instead of a
+	// loopback port; nothing listens on it.
+	Unix string
+	// Comm, when set, renames the process and its failing thread first (any bytes the kernel keeps:
+	// at most 15), as any program may name itself.
+	Comm string
 }
 
 // Scenario is one way of causing a (syscall, errno) failure.
@@ -61,7 +67,7 @@ func Scenarios() []Scenario {
 		{Name: "emfile", Summary: "openat fails with EMFILE under a lowered RLIMIT_NOFILE", run: runEMFILE},
 		{Name: "enospc", Summary: "write (or openat with -syscall openat) fails with ENOSPC on a full tiny tmpfs", Options: []string{"dir", "syscall"}, run: runENOSPC},
 		{Name: "enomem", Summary: "mmap fails with ENOMEM under a lowered RLIMIT_AS", run: runENOMEM},
-		{Name: "econnrefused", Summary: "connect to a closed loopback port fails with ECONNREFUSED (-mode blocking, nonblocking: EINPROGRESS then SO_ERROR, dial: Go net.Dial)", Options: []string{"address", "port", "mode"}, run: runECONNREFUSED},
+		{Name: "econnrefused", Summary: "connect to a closed loopback port (or with -unix an abstract unix socket nothing listens on) fails with ECONNREFUSED (-mode blocking, nonblocking: EINPROGRESS then SO_ERROR, dial: Go net.Dial)", Options: []string{"address", "port", "mode", "unix"}, run: runECONNREFUSED},
 		{Name: "etimedout", Summary: "connect times out with ETIMEDOUT in a private network namespace that drops SYNs, in ~3 s (needs root; -mode as econnrefused, default nonblocking)", Options: []string{"address", "port", "mode"}, run: runETIMEDOUT},
 		{Name: "eaddrinuse", Summary: "bind to a loopback address:port already listening fails with EADDRINUSE", Options: []string{"address", "port"}, run: runEADDRINUSE},
 		{Name: "eacces", Summary: "openat of a file unreadable by uid 65534 fails with EACCES (root drops to 65534 first)", Options: []string{"path"}, run: runEACCES},
@@ -92,6 +98,9 @@ func (s Scenario) Validate(o Options) error {
 	if o.Interval < 0 {
 		return fmt.Errorf("%s: -interval must not be negative, got %s", s.Name, o.Interval)
 	}
+	if len(o.Comm) > maxComm || strings.ContainsRune(o.Comm, 0) {
+		return fmt.Errorf("%s: -comm %q must be at most %d bytes without NUL (the kernel keeps no more)", s.Name, o.Comm, maxComm)
+	}
 	if o.Failures < 1 {
 		return fmt.Errorf("%s: the number of failures (-n) must be at least 1, got %d", s.Name, o.Failures)
 	}
@@ -109,6 +118,12 @@ func (s Scenario) Validate(o Options) error {
 		}
 		if s.Name == "eaddrinuse" {
 			break
+		}
+		if o.Unix != "" && (!strings.HasPrefix(o.Unix, "@") || len(o.Unix) < 2 || strings.Contains(o.Unix, "\x00")) {
+			return fmt.Errorf("%s: -unix must be an abstract socket name, @ and at least one byte other than NUL, got %q", s.Name, o.Unix)
+		}
+		if o.Unix != "" && (o.Address.IsValid() || o.Port != 0 || (o.Mode != "" && o.Mode != ModeBlocking)) {
+			return fmt.Errorf("%s: -unix connects blocking to a unix socket; it does not take -address, -port or -mode", s.Name)
 		}
 		if o.Mode != "" && !slices.Contains(connectModes, o.Mode) {
 			return fmt.Errorf("%s: -mode must be one of %s, got %q", s.Name, strings.Join(connectModes, ", "), o.Mode)
@@ -135,6 +150,11 @@ func (s Scenario) Run(o Options) (Result, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	r := Result{PID: os.Getpid(), TID: unix.Gettid()}
+	if o.Comm != "" {
+		if err := setComm(o.Comm); err != nil {
+			return r, fmt.Errorf("%s: -comm: %w", s.Name, err)
+		}
+	}
 	if err := s.run(o, &r); err != nil {
 		return r, fmt.Errorf("%s: %w", s.Name, err)
 	}

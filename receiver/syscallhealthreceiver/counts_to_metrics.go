@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/internal/safetext"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/findings"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
 )
@@ -142,6 +143,8 @@ func (m *metricsCollector) collect(counts []bpf.Count, exited map[uint32]bool, s
 		m.mb.RecordSyscallhealthIssuesEvictedDataPoint(ts, int64(evicted.EvictedSeries), metadata.AttributeSyscallhealthEvictionTargetSeries)
 	}
 	metrics := m.mb.Emit(metadata.WithResource(hostResource(m.mb.NewResourceBuilder(), m.host)))
+	// Executables, command lines and unix socket names are chosen by any local user.
+	safetext.Metrics(metrics)
 
 	// Forget what the kernel no longer counts (evicted or deleted) and the processes that are gone.
 	for key := range m.series {

@@ -4,7 +4,6 @@ package syscallhealthreceiver // import "github.com/syscallhealth/syscallhealth/
 
 import (
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -112,9 +111,10 @@ func failureBody(ev *bpf.Event, names failureNames) string {
 			b.WriteString(target)
 		}
 	} else if ev.Path != "" {
-		b.WriteByte('(')
-		b.WriteString(strconv.Quote(ev.Path))
-		b.WriteByte(')')
+		// Quoted as it is: the batch escapes the whole body once, as every exported string (safetext).
+		b.WriteString(`("`)
+		b.WriteString(ev.Path)
+		b.WriteString(`")`)
 	}
 	b.WriteString(" failed: ")
 	b.WriteString(names.errno)

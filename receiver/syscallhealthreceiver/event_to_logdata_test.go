@@ -28,9 +28,9 @@ func TestFailureRecordBodyAndAddresses(t *testing.T) {
 		attrs map[string]any // the address and path attributes
 	}{
 		{
-			name:  "file with a path that needs quoting",
+			name:  "file with a path with quotes and a newline (escaped by the batch, safetext)",
 			ev:    withPath(event("openat", "EACCES"), "/srv/data/\"odd\" name\n"),
-			body:  `openat("/srv/data/\"odd\" name\n") failed: EACCES (Permission denied)`,
+			body:  "openat(\"/srv/data/\"odd\" name\n\") failed: EACCES (Permission denied)",
 			attrs: map[string]any{"file.path": "/srv/data/\"odd\" name\n"},
 		},
 		{

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/internal/safetext"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/findings"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
 )
@@ -96,7 +97,7 @@ func (b *logBatch) appendResource(res pcommon.Resource) plog.LogRecordSlice {
 	return sl.LogRecords()
 }
 
-// take hands over the collected records and starts an empty batch.
+// take hands over the collected records, every string escaped (safetext), and starts an empty batch.
 func (b *logBatch) take() (plog.Logs, int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -105,5 +106,6 @@ func (b *logBatch) take() (plog.Logs, int) {
 	}
 	logs, n := b.logs, b.size
 	b.reset()
+	safetext.Logs(logs)
 	return logs, n
 }

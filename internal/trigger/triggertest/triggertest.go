@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/syscallhealth/syscallhealth/internal/trigger"
@@ -62,6 +63,16 @@ func (p *Process) Result() (trigger.Result, error) {
 		return r, fmt.Errorf("trigger reported pid %d, ran as %d", r.PID, p.cmd.Process.Pid)
 	}
 	return r, nil
+}
+
+// RunAs is Run as another user (the credential of the process).
+func RunAs(cred *syscall.Credential, bin string, args ...string) (trigger.Result, error) {
+	p := Command(bin, args...)
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if err := p.Run(); err != nil {
+		return trigger.Result{}, err
+	}
+	return p.Result()
 }
 
 // Run runs the trigger at bin (scenario and flags in args) and returns the

@@ -1,0 +1,73 @@
+//go:build linux
+
+package syscallhealthreceiver
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/internal/testenv"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
+)
+
+// TestHostileStringsAreEscaped: a local user's process name, abstract socket name and file name reach the
+// records and the metrics escaped, and the result passes a strict OTLP decoder.
+func TestHostileStringsAreEscaped(t *testing.T) {
+	pipeline := newConversionPipeline(t, filepath.Join("testdata", "proc"))
+	// PID 7777 has no /proc entry in the fixture: the kernel's comm names it.
+	refused := bpf.Event{TimestampNs: 100e9, PID: 7777, TID: 7777, PPID: 1, UID: 65534, GID: 65534, Comm: "ev\n\x1b[31mil",
+		Syscall: syscallNr(t, "connect"), Errno: errnoOf(t, "ECONNREFUSED"), Category: bpf.CategoryNetwork,
+		Path: "@x failed\nFAKE LINE \x1b[2J", ErrorCount: 1}
+	denied := refused
+	denied.Syscall, denied.Errno, denied.Category, denied.Path = syscallNr(t, "openat"), errnoOf(t, "EACCES"), bpf.SyscallCategory("openat"), "/tmp/secret-\xff\xfe"
+	require.True(t, pipeline.handle(&refused))
+	require.True(t, pipeline.handle(&denied))
+	pipeline.batch.addFindings(pipeline.findings.Evaluate())
+
+	logs, n := pipeline.batch.take()
+	require.GreaterOrEqual(t, n, 2)
+	testenv.RequireStrictOTLPLogs(t, logs)
+	var bodies []string
+	var peers, paths, names []any
+	for _, rl := range logs.ResourceLogs().All() {
+		if name, ok := rl.Resource().Attributes().Get("process.executable.name"); ok {
+			names = append(names, name.Str())
+		}
+	}
+	forEachRecord(logs, func(lr plog.LogRecord) {
+		bodies = append(bodies, lr.Body().Str())
+		if v, ok := lr.Attributes().Get("network.peer.address"); ok {
+			peers = append(peers, v.Str())
+		}
+		if v, ok := lr.Attributes().Get("file.path"); ok {
+			paths = append(paths, v.Str())
+		}
+	})
+	assert.Equal(t, []any{`ev\n\x1b[31mil`}, names)
+	assert.Equal(t, []any{`@x failed\nFAKE LINE \x1b[2J`}, peers)
+	assert.Equal(t, []any{`/tmp/secret-\xff\xfe`}, paths)
+	assert.Contains(t, bodies, `connect to @x failed\nFAKE LINE \x1b[2J failed: ECONNREFUSED (Connection refused)`)
+	assert.Contains(t, bodies, `openat("/tmp/secret-\xff\xfe") failed: EACCES (Permission denied)`)
+
+	cfg := createDefaultConfig()
+	mb := metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, receivertest.NewNopSettings(metadata.Type))
+	collector := newMetricsCollector(mb, hostInfo{name: testHostName}, pipeline.processes, pipeline.destination, &dropCounters{},
+		pipeline.escalation, pipeline.findings, pipeline.clock, bootBase)
+	counts := []bpf.Count{{Key: bpf.CountKey{PID: 7777, Syscall: refused.Syscall, Errno: refused.Errno}, Category: bpf.CategoryNetwork, Count: 1, FirstSeenNs: 100e9}}
+	metrics, _ := collector.collect(counts, nil, bpf.Stats{}, bootBase.Add(101*time.Second))
+	testenv.RequireStrictOTLPMetrics(t, metrics)
+	var metricNames []any
+	for _, rm := range metrics.ResourceMetrics().All() {
+		if name, ok := rm.Resource().Attributes().Get("process.executable.name"); ok {
+			metricNames = append(metricNames, name.Str())
+		}
+	}
+	assert.Equal(t, []any{`ev\n\x1b[31mil`}, metricNames)
+}
