@@ -34,6 +34,10 @@ func (e Errno) Description() string {
 	return "Unknown error " + strconv.Itoa(int(e))
 }
 
+// Listable reports whether a rule can select e by name: the kernel's per-syscall errno bitmap holds
+// errnos 1-255; the kernel-internal ones above (512-530) are reported only with AllErrnos.
+func (e Errno) Listable() bool { return e >= 1 && e <= maxRuleErrno }
+
 // String returns Name, so errnos print by name.
 func (e Errno) String() string { return e.Name() }
 

@@ -171,7 +171,7 @@ func compileRules(rules []Rule) ([]compiledRule, error) {
 				return nil, fmt.Errorf("Rules[%d].Errnos: empty for %s; list errnos or set AllErrnos", i, r.Syscall)
 			}
 			for _, e := range r.Errnos {
-				if e < 1 || e > maxRuleErrno {
+				if !e.Listable() {
 					return nil, fmt.Errorf("Rules[%d].Errnos: %s (%d) is outside 1-%d; use AllErrnos to report it", i, e.Name(), e, maxRuleErrno)
 				}
 				c.errnos[e/64] |= 1 << (e % 64)

@@ -34,16 +34,20 @@ const (
 	maxRingBufferSize  = 256 << 20
 	maxTrackingMapSize = 1 << 20
 	maxEventsPerSecond = 1e6
+	// minCollectionInterval: each collection reads the whole tracking map, checks /proc for every process
+	// with counts and evaluates the findings (whose windows are at least 1s). The sums are cumulative, so a
+	// faster loop adds CPU and export volume, not precision; 1ns made it spin.
+	minCollectionInterval = time.Second
 )
 
 // Config is the configuration of the syscallhealth receiver.
 type Config struct {
 	// CollectionInterval is how often the exact in-kernel counts are emitted as cumulative sums.
 	CollectionInterval time.Duration `mapstructure:"collection_interval"`
-	// Syscalls lists the syscalls to watch. Empty means the default set.
+	// Syscalls lists the syscalls to watch. Left out, the default set; an empty list is an error.
 	Syscalls []string `mapstructure:"syscalls"`
 	// Errnos selects the reported errnos for every watched syscall: a list of names, or "all".
-	// Empty keeps each syscall's default errnos.
+	// Left out, each syscall keeps its default errnos; an empty list is an error.
 	Errnos []string `mapstructure:"errnos"`
 	// SyscallErrnos selects errnos for single syscalls (a list of names, or "all"); it wins over Errnos.
 	// A syscall named here is watched even when Syscalls does not list it.
@@ -90,8 +94,9 @@ func createDefaultConfig() *Config {
 // Validate checks the configuration; every error names the setting to fix.
 func (cfg *Config) Validate() error {
 	var errs []error
-	if cfg.CollectionInterval <= 0 {
-		errs = append(errs, fmt.Errorf("collection_interval must be positive, got %s", cfg.CollectionInterval))
+	if cfg.CollectionInterval < minCollectionInterval {
+		errs = append(errs, fmt.Errorf("collection_interval must be at least %s, got %s (the sums are cumulative: a shorter interval adds load, not precision)",
+			minCollectionInterval, cfg.CollectionInterval))
 	}
 	opts, err := cfg.probeOptions()
 	if err != nil {
@@ -183,6 +188,13 @@ func (cfg *Config) rules() ([]bpf.Rule, error) {
 	}
 
 	var errs []error
+	// An empty list (`syscalls: []`) is not the same as leaving the setting out: it would watch nothing.
+	if cfg.Syscalls != nil && len(cfg.Syscalls) == 0 {
+		errs = append(errs, errors.New("syscalls is an empty list, which would watch nothing: list syscalls, or remove the setting to watch the default set"))
+	}
+	if cfg.Errnos != nil && len(cfg.Errnos) == 0 {
+		errs = append(errs, errors.New(`errnos is an empty list, which would report nothing: list errno names or write "all", or remove the setting to keep each syscall's default errnos`))
+	}
 	watched := defaultOrder
 	if len(cfg.Syscalls) > 0 {
 		watched = nil
@@ -283,6 +295,10 @@ func parseErrnos(names []string, field string) (errnoSelection, error) {
 		errno, ok := bpf.ErrnoByName(name)
 		if !ok {
 			errs = append(errs, fmt.Errorf("%s: unknown errno %q (use names such as ENOSPC, ECONNREFUSED, or \"all\")", field, raw))
+			continue
+		}
+		if !errno.Listable() {
+			errs = append(errs, fmt.Errorf("%s: %s (%d) is a kernel-internal errno that cannot be listed by name; write \"all\" to report it", field, errno.Name(), errno))
 			continue
 		}
 		if !slices.Contains(sel.errnos, errno) {

@@ -198,7 +198,13 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "ring_bad_unit", unmarshal: `invalid size "4MB"`},
 		{name: "negative_rate", validate: "rate_limit.events_per_second must be greater than zero and at most 1e+06, got -1"},
 		{name: "zero_burst", validate: "rate_limit.burst must be at least 1"},
-		{name: "zero_interval", validate: "collection_interval must be positive"},
+		{name: "zero_interval", validate: "collection_interval must be at least 1s, got 0s"},
+		{name: "spinning_interval", validate: "collection_interval must be at least 1s, got 1ns (the sums are cumulative: a shorter interval adds load, not precision)"},
+		{name: "empty_syscalls", validate: "syscalls is an empty list, which would watch nothing: list syscalls, or remove the setting to watch the default set"},
+		{name: "empty_errnos", validate: `errnos is an empty list, which would report nothing: list errno names or write "all", or remove the setting to keep each syscall's default errnos`},
+		{name: "internal_errno", validate: `errnos: ENOTSUPP (524) is a kernel-internal errno that cannot be listed by name; write "all" to report it`},
+		{name: "internal_errno_of_one_syscall", validate: `syscall_errnos.openat: ERESTARTSYS (512) is a kernel-internal errno that cannot be listed by name; write "all" to report it`},
+		{name: "huge_max_subjects", validate: "max_subjects must be between 1 and 4096, got 1000000"},
 		{name: "bad_error_mode", validate: `error_mode must be "propagate" or "ignore", got "panic"`},
 		{name: "huge_tracking_map", validate: "tracking_map_size must be between 1 and"},
 	}
@@ -210,7 +216,8 @@ func TestLoadConfigErrors(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			require.ErrorContains(t, cfg.Validate(), tt.validate)
+			// As the collector validates: every nested config (findings::) too.
+			require.ErrorContains(t, confmap.Validate(cfg), tt.validate)
 		})
 	}
 }

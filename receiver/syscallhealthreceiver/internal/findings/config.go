@@ -52,6 +52,10 @@ const (
 	defaultQuietPeriod    = time.Minute
 	defaultMaxQuietPeriod = 10 * time.Minute
 	defaultMaxSubjects    = 1024
+	// maxMaxSubjects bounds the memory of the engine: a subject keeps its counts, windows and up to
+	// maxTrackedProcesses processes and maxTrackedContainers containers, 23 KB measured when all are
+	// full (64-character container IDs), so about 92 MiB at this bound (23 MiB at the default).
+	maxMaxSubjects = 4096
 	minWindow             = time.Second
 )
 
@@ -95,8 +99,8 @@ func (c *Config) Validate() error {
 	if c.MaxQuietPeriod < c.QuietPeriod {
 		errs = append(errs, fmt.Errorf("max_quiet_period (%s) must be at least quiet_period (%s)", c.MaxQuietPeriod, c.QuietPeriod))
 	}
-	if c.MaxSubjects < 1 {
-		errs = append(errs, fmt.Errorf("max_subjects must be at least 1, got %d", c.MaxSubjects))
+	if c.MaxSubjects < 1 || c.MaxSubjects > maxMaxSubjects {
+		errs = append(errs, fmt.Errorf("max_subjects must be between 1 and %d, got %d", maxMaxSubjects, c.MaxSubjects))
 	}
 	return errors.Join(errs...)
 }

@@ -41,7 +41,7 @@ func TestConfigValidateNamesFields(t *testing.T) {
 	}
 	for _, want := range []string{
 		"quiet_period must be positive",
-		"max_subjects must be at least 1",
+		"max_subjects must be between 1 and 4096, got 0",
 		"kinds::disk_full: threshold must be at least 1 failure",
 		"kinds::permission_denied: window must be at least 1s, got 10ms",
 	} {
