@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -169,6 +170,9 @@ func load(opts Options, hooks, socketHooks []Hook) (_ *Probe, err error) {
 		return nil, fmt.Errorf("opening the ring buffer reader: %w", err)
 	}
 	p.reader.SetDeadline(time.Now().Add(pollInterval))
+	// Loading parsed the kernel's BTF (megabytes, mmapped and decoded) and built the programs' specs:
+	// nothing of it is referenced any more, so hand it back now instead of at the next periodic GC.
+	debug.FreeOSMemory()
 	return p, nil
 }
 
