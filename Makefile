@@ -14,7 +14,7 @@ TRIGGER := bin/syscallhealth-trigger
 COLLECTOR_PACKAGES = $(shell go list -deps -f '{{if and .Module .Module.Main}}{{.Dir}}{{end}}' ./receiver/syscallhealthreceiver)
 COLLECTOR_INPUTS = builder-config.yaml go.mod go.sum $(filter-out %_test.go,$(foreach d,$(COLLECTOR_PACKAGES),$(wildcard $(d)/*.go $(d)/*.o)))
 
-.PHONY: generate errno-table check-bpf mdatagen build run require-root test record-trace clean FORCE
+.PHONY: generate errno-table check-bpf mdatagen build run require-root test bench record-trace clean FORCE
 
 # Regenerate the committed eBPF objects and Go bindings (needs clang-19 and llvm-19). The libbpf headers
 # are pinned in bpf/include and nothing else is included (-nostdinc), so the objects are the same byte for
@@ -79,6 +79,17 @@ test: build
 		echo 'Run them as root, e.g. sudo env "PATH=$$PATH" make test'; fi
 	go vet ./...
 	go test -count=1 -timeout 30m ./...
+	@# The Go benchmarks run as smoke tests: a few iterations each, nothing timed or asserted.
+	go test -count=1 -run '^$$' -bench . -benchtime 20x ./...
+
+# Measure the overhead side by side in one run and write BENCHMARKS.md (root; about 15 minutes).
+BENCH_TOOLS := bpftrace nginx wrk gnuplot
+bench: require-root build
+	@missing=$$(for t in $(BENCH_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
+	if [ -n "$$missing" ]; then echo "installing $$missing"; \
+		apt-get install -y --no-install-recommends bpftrace nginx-light wrk gnuplot-nox; fi
+	go build -o bin/syscallhealth-bench ./cmd/syscallhealth-bench
+	bin/syscallhealth-bench -collector $(COLLECTOR) -out BENCHMARKS.md -plot docs/bench-overhead.png
 
 # Record real kernel events (caused by the trigger scenarios) into the receiver's decoding fixture (root).
 record-trace: $(TRIGGER)
