@@ -268,7 +268,7 @@ func TestCountsToMetrics(t *testing.T) {
 	drops.malformed.Add(1)
 	drops.backpressure.Add(7)
 	collector := newMetricsCollector(mb, hostInfo{name: testHostName}, pipeline.processes, pipeline.destination, &drops,
-		pipeline.escalation, pipeline.findings, pipeline.clock, loadTime)
+		pipeline.escalation, pipeline.findings, pipeline.clock, loadTime, 16)
 	// The flush loop has evaluated the rules since the events: the gauge counts the findings they opened
 	// (disk_full, connection_refused, port_conflict, process_limit).
 	require.Len(t, pipeline.findings.Evaluate(), 4)
@@ -291,9 +291,11 @@ func TestCountsToMetrics(t *testing.T) {
 		count(5000, "clone", "EAGAIN", 1, 102),
 	}
 	t1 := bootBase.Add(100 * time.Second)
-	metrics, gone := collector.collect(first, collector.exitedAmong(first), bpf.Stats{RingbufDrops: 2, Suppressed: 158, Untracked: 4, UntrackedConnects: 1}, t1)
+	exited := collector.exitedAmong(first)
+	metrics := collector.collect(first, exited, bpf.Stats{RingbufDrops: 2, Suppressed: 158, Untracked: 4, UntrackedConnects: 1}, t1)
 	compareGoldenMetrics(t, filepath.Join("testdata", "expected_metrics.yaml"), metrics)
-	assert.Equal(t, []bpf.CountKey{first[8].Key}, gone, "the exited worker's series are emitted once, then removed from the kernel map")
+	assert.Equal(t, []bpf.CountKey{first[8].Key}, collector.delivered(exited),
+		"the exited worker's series are emitted once, then removed from the kernel map")
 
 	// Ten seconds later: postgres's write count went down (the LRU evicted and recounted it), the API kept
 	// failing, the Java client's PID was reused by a new process, and a process never seen in an event and
@@ -312,9 +314,10 @@ func TestCountsToMetrics(t *testing.T) {
 		count(6000, "openat", "EMFILE", 12, 108),
 	}
 	t2 := t1.Add(10 * time.Second)
-	metrics, gone = collector.collect(second, collector.exitedAmong(second), bpf.Stats{RingbufDrops: 2, Suppressed: 208, Untracked: 4, UntrackedConnects: 3}, t2)
+	exited = collector.exitedAmong(second)
+	metrics = collector.collect(second, exited, bpf.Stats{RingbufDrops: 2, Suppressed: 208, Untracked: 4, UntrackedConnects: 3}, t2)
 	compareGoldenMetrics(t, filepath.Join("testdata", "expected_metrics_second_collection.yaml"), metrics)
-	assert.ElementsMatch(t, []bpf.CountKey{second[6].Key, second[7].Key, second[8].Key}, gone)
+	assert.ElementsMatch(t, []bpf.CountKey{second[6].Key, second[7].Key, second[8].Key}, collector.delivered(exited))
 
 	// Nothing is remembered of the processes that are gone.
 	for _, pid := range []uint32{4500, 5000, 6000} {

@@ -17,11 +17,13 @@ import (
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
 )
 
-// seriesStart remembers, per kernel count, since when its cumulative value accumulates.
+// seriesStart remembers, per kernel count, since when its cumulative value accumulates and how much of it
+// the next consumer has accepted.
 type seriesStart struct {
 	start       pcommon.Timestamp
 	count       uint64
 	firstSeenNs uint64
+	delivered   uint64
 }
 
 // metricsCollector turns snapshots of the in-kernel counts into cumulative sums: the one place counts
@@ -42,16 +44,25 @@ type metricsCollector struct {
 	// previous is the time of the previous collection: a series first seen now began after it.
 	previous pcommon.Timestamp
 	series   map[bpf.CountKey]*seriesStart
+
+	// awaiting are the exited processes whose final counts the next consumer has not accepted yet, longest
+	// waiting first. Their series stay here and in the kernel map, so each collection emits them again.
+	awaiting []uint32
+	// maxAwaitingSeries bounds the series of awaiting processes: they hold kernel map entries that live
+	// processes need. Past it the longest waiting are given up and counted in undelivered.
+	maxAwaitingSeries int
+	undelivered       uint64
 }
 
 func newMetricsCollector(mb *metadata.MetricsBuilder, host hostInfo, processes *processCache,
 	destination *destinationCounts, drops *dropCounters, escalation *escalationTracker,
-	engine *findings.Engine, clock wallClock, loadTime time.Time,
+	engine *findings.Engine, clock wallClock, loadTime time.Time, maxAwaitingSeries int,
 ) *metricsCollector {
 	ts := pcommon.NewTimestampFromTime(loadTime)
 	return &metricsCollector{
 		mb: mb, host: host, processes: processes, destination: destination, drops: drops, escalation: escalation,
 		findings: engine, clock: clock, loadTime: ts, previous: ts, series: make(map[bpf.CountKey]*seriesStart),
+		maxAwaitingSeries: maxAwaitingSeries,
 	}
 }
 
@@ -74,15 +85,15 @@ func (m *metricsCollector) exitedAmong(counts []bpf.Count) map[uint32]bool {
 	return exited
 }
 
-// collect builds the metrics of one snapshot and returns the kernel keys of the processes in exited (from
-// exitedAmong, asked before the snapshot was read): their series were emitted one last time here, and the
-// caller deletes them from the kernel map.
+// collect builds the metrics of one snapshot. The series of the processes in exited (from exitedAmong, asked
+// before the snapshot was read) hold their final counts: once the next consumer accepted them the caller
+// calls delivered, else rejected.
 //
 // Start timestamps are stable per series. A series seen for the first time starts at the previous
 // collection (the load time for the first one): it did not exist then. A count that went down, or whose
 // first-seen time changed, was evicted from the kernel's LRU map and counted again: it restarts at the
 // previous collection too.
-func (m *metricsCollector) collect(counts []bpf.Count, exited map[uint32]bool, stats bpf.Stats, now time.Time) (pmetric.Metrics, []bpf.CountKey) {
+func (m *metricsCollector) collect(counts []bpf.Count, exited map[uint32]bool, stats bpf.Stats, now time.Time) pmetric.Metrics {
 	ts := pcommon.NewTimestampFromTime(now)
 	byPID := make(map[uint32][]bpf.Count)
 	for _, c := range counts {
@@ -97,7 +108,6 @@ func (m *metricsCollector) collect(counts []bpf.Count, exited map[uint32]bool, s
 	slices.Sort(pids)
 
 	seen := make(map[bpf.CountKey]bool, len(counts))
-	var gone []bpf.CountKey
 	for _, pid := range pids {
 		own := byPID[pid]
 		slices.SortFunc(own, func(a, b bpf.Count) int {
@@ -118,11 +128,6 @@ func (m *metricsCollector) collect(counts []bpf.Count, exited map[uint32]bool, s
 			m.mb.RecordSyscallhealthConnectFailuresDataPoint(ts, int64(d.count), d.peer.Addr().Unmap().String(), int64(d.peer.Port()), d.errno.Name())
 		}
 		m.mb.EmitForResource(metadata.WithResource(processResource(m.mb.NewResourceBuilder(), m.host, info)))
-		if exited[pid] {
-			for _, c := range own {
-				gone = append(gone, c.Key)
-			}
-		}
 	}
 
 	m.mb.Reset(metadata.WithStartTime(m.loadTime))
@@ -133,6 +138,7 @@ func (m *metricsCollector) collect(counts []bpf.Count, exited map[uint32]bool, s
 	m.mb.RecordSyscallhealthEventsDroppedDataPoint(ts, int64(m.drops.shutdown.Load()), metadata.AttributeSyscallhealthDropReasonShutdown)
 	m.mb.RecordSyscallhealthEventsSuppressedDataPoint(ts, int64(stats.Suppressed))
 	m.mb.RecordSyscallhealthFailuresUntrackedDataPoint(ts, int64(stats.Untracked))
+	m.mb.RecordSyscallhealthFailuresUndeliveredDataPoint(ts, int64(m.undelivered))
 	m.mb.RecordSyscallhealthConnectsUntrackedDataPoint(ts, int64(stats.UntrackedConnects))
 	if m.findings != nil {
 		for _, a := range m.findings.Active() {
@@ -146,23 +152,79 @@ func (m *metricsCollector) collect(counts []bpf.Count, exited map[uint32]bool, s
 	// Executables, command lines and unix socket names are chosen by any local user.
 	safetext.Metrics(metrics)
 
-	// Forget what the kernel no longer counts (evicted or deleted) and the processes that are gone.
+	// Forget what the kernel no longer counts (evicted or deleted).
 	for key := range m.series {
-		if !seen[key] || exited[key.PID] {
+		if !seen[key] {
 			delete(m.series, key)
 		}
 	}
-	for pid := range exited {
+	m.previous = ts
+	m.destination.setPrevious(ts)
+	return metrics
+}
+
+// delivered records that the next consumer accepted the last emission: the exited processes in it are
+// forgotten. It returns their kernel keys for the caller to delete from the kernel map.
+func (m *metricsCollector) delivered(exited map[uint32]bool) []bpf.CountKey {
+	for _, s := range m.series {
+		s.delivered = s.count
+	}
+	m.awaiting = m.awaiting[:0]
+	return m.forget(exited)
+}
+
+// rejected records that the next consumer refused the last emission: the exited processes in it are kept
+// for the next collection to emit again, within maxAwaitingSeries. It returns the kernel keys of the
+// processes given up (their undelivered failures counted) for the caller to delete.
+func (m *metricsCollector) rejected(exited map[uint32]bool) []bpf.CountKey {
+	// A process no longer among the exited had its series evicted, or its PID now belongs to a new process.
+	m.awaiting = slices.DeleteFunc(m.awaiting, func(pid uint32) bool { return !exited[pid] })
+	for _, pid := range slices.Sorted(maps.Keys(exited)) {
+		if !slices.Contains(m.awaiting, pid) {
+			m.awaiting = append(m.awaiting, pid)
+		}
+	}
+	seriesOf := make(map[uint32]int)
+	total := 0
+	for key := range m.series {
+		if exited[key.PID] {
+			seriesOf[key.PID]++
+			total++
+		}
+	}
+	givenUp := make(map[uint32]bool)
+	for total > m.maxAwaitingSeries && len(m.awaiting) > 0 {
+		pid := m.awaiting[0]
+		m.awaiting = m.awaiting[1:]
+		givenUp[pid] = true
+		total -= seriesOf[pid]
+	}
+	for key, s := range m.series {
+		if givenUp[key.PID] && s.count > s.delivered {
+			m.undelivered += s.count - s.delivered
+		}
+	}
+	return m.forget(givenUp)
+}
+
+// forget drops every trace of the processes in pids and returns their kernel keys.
+func (m *metricsCollector) forget(pids map[uint32]bool) []bpf.CountKey {
+	var keys []bpf.CountKey
+	for key := range m.series {
+		if pids[key.PID] {
+			keys = append(keys, key)
+			delete(m.series, key)
+		}
+	}
+	for pid := range pids {
 		m.processes.forget(pid)
 		m.destination.forget(pid)
 		if m.findings != nil {
 			m.findings.ForgetProcess(pid)
 		}
 	}
-	m.escalation.forget(exited)
-	m.previous = ts
-	m.destination.setPrevious(ts)
-	return metrics, gone
+	m.escalation.forget(pids)
+	return keys
 }
 
 func (m *metricsCollector) startOf(c bpf.Count) pcommon.Timestamp {
@@ -171,7 +233,7 @@ func (m *metricsCollector) startOf(c bpf.Count) pcommon.Timestamp {
 		s = &seriesStart{start: m.previous}
 		m.series[c.Key] = s
 	} else if c.Count < s.count || c.FirstSeenNs != s.firstSeenNs {
-		s.start = m.previous
+		s.start, s.delivered = m.previous, 0
 	}
 	s.count, s.firstSeenNs = c.Count, c.FirstSeenNs
 	return s.start

@@ -156,7 +156,8 @@ func (r *syscallHealthReceiver) Start(_ context.Context, host component.Host) er
 	r.batch = newLogBatch(machine, mbc.ResourceAttributes, r.settings.BuildInfo.Version)
 	mb := metadata.NewMetricsBuilder(mbc, r.settings, metadata.WithStartTime(pcommon.NewTimestampFromTime(loadTime)))
 	r.findings = engine
-	r.collector = newMetricsCollector(mb, machine, r.processes, r.destination, &r.drops, r.escalation, engine, r.clock, loadTime)
+	r.collector = newMetricsCollector(mb, machine, r.processes, r.destination, &r.drops, r.escalation, engine, r.clock, loadTime,
+		max(1, r.cfg.TrackingMapSize/4))
 
 	readerCtx, cancelReader := context.WithCancel(context.Background())
 	loopsCtx, cancelLoops := context.WithCancel(context.Background())
@@ -351,20 +352,25 @@ func (r *syscallHealthReceiver) collect(ctx context.Context) {
 		r.settings.Logger.Warn("reading the probe statistics failed", zap.Error(err))
 		return
 	}
-	metrics, gone := r.collector.collect(counts, exited, stats, time.Now())
+	metrics := r.collector.collect(counts, exited, stats, time.Now())
+	var consumeErr error
+	if r.nextMetrics != nil {
+		opCtx := r.obsrecv.StartMetricsOp(ctx)
+		consumeErr = r.nextMetrics.ConsumeMetrics(opCtx, metrics)
+		r.obsrecv.EndMetricsOp(opCtx, metadata.Type.String(), metrics.DataPointCount(), consumeErr)
+	}
+	// The kernel map keeps an exited process's final counts until the next consumer accepted them.
+	var gone []bpf.CountKey
+	if consumeErr != nil {
+		r.settings.Logger.Warn("the next consumer rejected the failure metrics; the cumulative values, the final ones of exited processes included, are sent again next interval (unless shutting down)",
+			zap.Error(consumeErr))
+		gone = r.collector.rejected(exited)
+	} else {
+		gone = r.collector.delivered(exited)
+	}
 	if len(gone) > 0 {
 		if err := r.probe.DeleteCounts(gone); err != nil {
 			r.settings.Logger.Warn("removing the counts of exited processes failed; they are emitted again next time", zap.Error(err))
 		}
-	}
-	if r.nextMetrics == nil {
-		return
-	}
-	opCtx := r.obsrecv.StartMetricsOp(ctx)
-	err = r.nextMetrics.ConsumeMetrics(opCtx, metrics)
-	r.obsrecv.EndMetricsOp(opCtx, metadata.Type.String(), metrics.DataPointCount(), err)
-	if err != nil {
-		r.settings.Logger.Warn("the next consumer rejected the failure metrics; the cumulative values are sent again next interval",
-			zap.Error(err))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -90,6 +91,7 @@ func (p *recordingProbe) DeleteCounts(keys []bpf.CountKey) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.deleted = append(p.deleted, keys...)
+	p.counts = slices.DeleteFunc(p.counts, func(c bpf.Count) bool { return slices.Contains(keys, c.Key) })
 	return nil
 }
 

@@ -5,6 +5,7 @@ package syscallhealthreceiver
 import (
 	"context"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/syscallhealth/syscallhealth/bpf"
 	"github.com/syscallhealth/syscallhealth/internal/testenv"
+	"github.com/syscallhealth/syscallhealth/internal/trigger/triggertest"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
 )
 
@@ -148,4 +150,57 @@ func finalDrops(t *testing.T, all []pmetric.Metrics) map[string]int64 {
 		}
 	}
 	return drops
+}
+
+// TestFinalCountSurvivesTransientConsumerError: a real process fails and exits while the metrics consumer
+// rejects every emission; its final count must still arrive once the consumer recovers, and only then leave
+// the kernel map.
+func TestFinalCountSurvivesTransientConsumerError(t *testing.T) {
+	testenv.RequireRoot(t, "the receiver loads and attaches the kernel probes (CAP_BPF and CAP_PERFMON)")
+	triggerPath := triggertest.Build(t)
+	metrics := new(flakyMetrics)
+	metrics.rejecting.Store(true)
+	cfg := createDefaultConfig()
+	cfg.CollectionInterval = 100 * time.Millisecond
+	cfg.Findings.Enabled = false
+	r, err := newSyscallHealthReceiver(cfg, receivertest.NewNopSettings(metadata.Type))
+	require.NoError(t, err)
+	r.nextLogs, r.nextMetrics = consumertest.NewNop(), metrics
+	require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
+	defer func() { require.NoError(t, r.Shutdown(context.Background())) }()
+
+	const failures = 5
+	result, err := triggertest.Run(triggerPath, "econnrefused", "-n", strconv.Itoa(failures))
+	require.NoError(t, err)
+	require.Equal(t, failures, result.Failures)
+	pid := int64(result.PID)
+	rejectedFinal := func() int {
+		metrics.mu.Lock()
+		defer metrics.mu.Unlock()
+		n := 0
+		for _, md := range metrics.rejected {
+			if latestFailureCount([]pmetric.Metrics{md}, pid, "connect", "ECONNREFUSED") == failures {
+				n++
+			}
+		}
+		return n
+	}
+	// Once the process has exited, a rejected emission used to be its last.
+	require.Eventually(t, func() bool { return rejectedFinal() >= 3 }, 30*time.Second, 20*time.Millisecond,
+		"the exited process's final count is emitted again after each rejection")
+
+	metrics.rejecting.Store(false)
+	require.Eventually(t, func() bool {
+		return latestFailureCount(metrics.AllMetrics(), pid, "connect", "ECONNREFUSED") == failures
+	}, 30*time.Second, 20*time.Millisecond, "the final count arrives once the consumer accepts again")
+
+	// Delivered: forgotten, here and in the kernel map.
+	accepted := len(metrics.AllMetrics())
+	require.Eventually(t, func() bool { return len(metrics.AllMetrics()) > accepted }, 30*time.Second, 20*time.Millisecond)
+	assert.Equal(t, int64(-1), latestFailureCount(metrics.AllMetrics()[accepted:], pid, "connect", "ECONNREFUSED"))
+	counts, err := r.probe.Counts()
+	require.NoError(t, err)
+	for _, c := range counts {
+		assert.NotEqual(t, uint32(pid), c.Key.PID, "the delivered final count left the kernel map")
+	}
 }

@@ -138,9 +138,10 @@ func TestRecordedTraceToMetrics(t *testing.T) {
 	cfg := createDefaultConfig()
 	mb := metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, receivertest.NewNopSettings(metadata.Type))
 	collector := newMetricsCollector(mb, hostInfo{name: testHostName}, pipeline.processes, pipeline.destination, &dropCounters{},
-		pipeline.escalation, pipeline.findings, pipeline.clock, trace.RecordedAt)
-	metrics, gone := collector.collect(counts, collector.exitedAmong(counts), bpf.Stats{}, trace.RecordedAt.Add(10*time.Second))
-	assert.Len(t, gone, len(counts), "every trigger process has exited")
+		pipeline.escalation, pipeline.findings, pipeline.clock, trace.RecordedAt, len(counts))
+	exited := collector.exitedAmong(counts)
+	metrics := collector.collect(counts, exited, bpf.Stats{}, trace.RecordedAt.Add(10*time.Second))
+	assert.Len(t, collector.delivered(exited), len(counts), "every trigger process has exited")
 
 	got := map[int64]int64{}
 	for i := 0; i < metrics.ResourceMetrics().Len(); i++ {

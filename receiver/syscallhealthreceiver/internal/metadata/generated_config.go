@@ -197,6 +197,26 @@ func (ms *SyscallhealthFailuresMetricConfig) Validate() error {
 	return nil
 }
 
+// SyscallhealthFailuresUndeliveredMetricConfig provides config for the syscallhealth.failures.undelivered metric.
+type SyscallhealthFailuresUndeliveredMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *SyscallhealthFailuresUndeliveredMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // SyscallhealthFailuresUntrackedMetricConfig provides config for the syscallhealth.failures.untracked metric.
 type SyscallhealthFailuresUntrackedMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -315,14 +335,15 @@ func (ms *SyscallhealthIssuesEvictedMetricConfig) Validate() error {
 
 // MetricsConfig provides config for syscallhealth metrics.
 type MetricsConfig struct {
-	SyscallhealthConnectFailures   SyscallhealthConnectFailuresMetricConfig   `mapstructure:"syscallhealth.connect.failures"`
-	SyscallhealthConnectsUntracked SyscallhealthConnectsUntrackedMetricConfig `mapstructure:"syscallhealth.connects.untracked"`
-	SyscallhealthEventsDropped     SyscallhealthEventsDroppedMetricConfig     `mapstructure:"syscallhealth.events.dropped"`
-	SyscallhealthEventsSuppressed  SyscallhealthEventsSuppressedMetricConfig  `mapstructure:"syscallhealth.events.suppressed"`
-	SyscallhealthFailures          SyscallhealthFailuresMetricConfig          `mapstructure:"syscallhealth.failures"`
-	SyscallhealthFailuresUntracked SyscallhealthFailuresUntrackedMetricConfig `mapstructure:"syscallhealth.failures.untracked"`
-	SyscallhealthIssuesActive      SyscallhealthIssuesActiveMetricConfig      `mapstructure:"syscallhealth.issues.active"`
-	SyscallhealthIssuesEvicted     SyscallhealthIssuesEvictedMetricConfig     `mapstructure:"syscallhealth.issues.evicted"`
+	SyscallhealthConnectFailures     SyscallhealthConnectFailuresMetricConfig     `mapstructure:"syscallhealth.connect.failures"`
+	SyscallhealthConnectsUntracked   SyscallhealthConnectsUntrackedMetricConfig   `mapstructure:"syscallhealth.connects.untracked"`
+	SyscallhealthEventsDropped       SyscallhealthEventsDroppedMetricConfig       `mapstructure:"syscallhealth.events.dropped"`
+	SyscallhealthEventsSuppressed    SyscallhealthEventsSuppressedMetricConfig    `mapstructure:"syscallhealth.events.suppressed"`
+	SyscallhealthFailures            SyscallhealthFailuresMetricConfig            `mapstructure:"syscallhealth.failures"`
+	SyscallhealthFailuresUndelivered SyscallhealthFailuresUndeliveredMetricConfig `mapstructure:"syscallhealth.failures.undelivered"`
+	SyscallhealthFailuresUntracked   SyscallhealthFailuresUntrackedMetricConfig   `mapstructure:"syscallhealth.failures.untracked"`
+	SyscallhealthIssuesActive        SyscallhealthIssuesActiveMetricConfig        `mapstructure:"syscallhealth.issues.active"`
+	SyscallhealthIssuesEvicted       SyscallhealthIssuesEvictedMetricConfig       `mapstructure:"syscallhealth.issues.evicted"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
@@ -347,6 +368,9 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []SyscallhealthFailuresMetricAttributeKey{SyscallhealthFailuresMetricAttributeKeySyscallName, SyscallhealthFailuresMetricAttributeKeyErrorType, SyscallhealthFailuresMetricAttributeKeySyscallhealthCategory},
+		},
+		SyscallhealthFailuresUndelivered: SyscallhealthFailuresUndeliveredMetricConfig{
+			Enabled: true,
 		},
 		SyscallhealthFailuresUntracked: SyscallhealthFailuresUntrackedMetricConfig{
 			Enabled: true,

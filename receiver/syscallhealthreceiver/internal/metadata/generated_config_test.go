@@ -47,6 +47,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SyscallhealthFailuresMetricAttributeKey{SyscallhealthFailuresMetricAttributeKeySyscallName, SyscallhealthFailuresMetricAttributeKeyErrorType, SyscallhealthFailuresMetricAttributeKeySyscallhealthCategory},
 					},
+					SyscallhealthFailuresUndelivered: SyscallhealthFailuresUndeliveredMetricConfig{
+						Enabled: true,
+					},
 					SyscallhealthFailuresUntracked: SyscallhealthFailuresUntrackedMetricConfig{
 						Enabled: true,
 					},
@@ -100,6 +103,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SyscallhealthFailuresMetricAttributeKey{SyscallhealthFailuresMetricAttributeKeySyscallName, SyscallhealthFailuresMetricAttributeKeyErrorType, SyscallhealthFailuresMetricAttributeKeySyscallhealthCategory},
 					},
+					SyscallhealthFailuresUndelivered: SyscallhealthFailuresUndeliveredMetricConfig{
+						Enabled: false,
+					},
 					SyscallhealthFailuresUntracked: SyscallhealthFailuresUntrackedMetricConfig{
 						Enabled: false,
 					},
@@ -132,7 +138,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SyscallhealthConnectFailuresMetricConfig{}, SyscallhealthConnectsUntrackedMetricConfig{}, SyscallhealthEventsDroppedMetricConfig{}, SyscallhealthEventsSuppressedMetricConfig{}, SyscallhealthFailuresMetricConfig{}, SyscallhealthFailuresUntrackedMetricConfig{}, SyscallhealthIssuesActiveMetricConfig{}, SyscallhealthIssuesEvictedMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SyscallhealthConnectFailuresMetricConfig{}, SyscallhealthConnectsUntrackedMetricConfig{}, SyscallhealthEventsDroppedMetricConfig{}, SyscallhealthEventsSuppressedMetricConfig{}, SyscallhealthFailuresMetricConfig{}, SyscallhealthFailuresUndeliveredMetricConfig{}, SyscallhealthFailuresUntrackedMetricConfig{}, SyscallhealthIssuesActiveMetricConfig{}, SyscallhealthIssuesEvictedMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}

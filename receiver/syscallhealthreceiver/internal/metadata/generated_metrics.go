@@ -164,6 +164,9 @@ var MetricsInfo = metricsInfo{
 		Name:       "syscallhealth.failures",
 		Attributes: []string{"syscall.name", "error.type", "syscallhealth.category"},
 	},
+	SyscallhealthFailuresUndelivered: metricInfo{
+		Name: "syscallhealth.failures.undelivered",
+	},
 	SyscallhealthFailuresUntracked: metricInfo{
 		Name: "syscallhealth.failures.untracked",
 	},
@@ -178,14 +181,15 @@ var MetricsInfo = metricsInfo{
 }
 
 type metricsInfo struct {
-	SyscallhealthConnectFailures   metricInfo
-	SyscallhealthConnectsUntracked metricInfo
-	SyscallhealthEventsDropped     metricInfo
-	SyscallhealthEventsSuppressed  metricInfo
-	SyscallhealthFailures          metricInfo
-	SyscallhealthFailuresUntracked metricInfo
-	SyscallhealthIssuesActive      metricInfo
-	SyscallhealthIssuesEvicted     metricInfo
+	SyscallhealthConnectFailures     metricInfo
+	SyscallhealthConnectsUntracked   metricInfo
+	SyscallhealthEventsDropped       metricInfo
+	SyscallhealthEventsSuppressed    metricInfo
+	SyscallhealthFailures            metricInfo
+	SyscallhealthFailuresUndelivered metricInfo
+	SyscallhealthFailuresUntracked   metricInfo
+	SyscallhealthIssuesActive        metricInfo
+	SyscallhealthIssuesEvicted       metricInfo
 }
 
 type metricInfo struct {
@@ -582,6 +586,58 @@ func newMetricSyscallhealthFailures(cfg SyscallhealthFailuresMetricConfig) metri
 	return m
 }
 
+type metricSyscallhealthFailuresUndelivered struct {
+	data     pmetric.Metric                               // data buffer for generated metric.
+	config   SyscallhealthFailuresUndeliveredMetricConfig // metric config provided by user.
+	capacity int                                          // max observed number of data points added to the metric.
+}
+
+// init fills syscallhealth.failures.undelivered metric with initial data.
+func (m *metricSyscallhealthFailuresUndelivered) init() {
+	m.data.SetName("syscallhealth.failures.undelivered")
+	m.data.SetDescription("Failures of exited processes whose final counts the receiver gave up sending: the next consumer kept rejecting the metrics while the series of exited processes awaiting delivery outgrew a quarter of tracking_map_size. Counts what syscallhealth.failures had not delivered for them.")
+	m.data.SetUnit("{failure}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricSyscallhealthFailuresUndelivered) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSyscallhealthFailuresUndelivered) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSyscallhealthFailuresUndelivered) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSyscallhealthFailuresUndelivered(cfg SyscallhealthFailuresUndeliveredMetricConfig) metricSyscallhealthFailuresUndelivered {
+	m := metricSyscallhealthFailuresUndelivered{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricSyscallhealthFailuresUntracked struct {
 	data     pmetric.Metric                             // data buffer for generated metric.
 	config   SyscallhealthFailuresUntrackedMetricConfig // metric config provided by user.
@@ -817,21 +873,22 @@ func newMetricSyscallhealthIssuesEvicted(cfg SyscallhealthIssuesEvictedMetricCon
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
-	config                               MetricsBuilderConfig // config of the metrics builder.
-	startTime                            pcommon.Timestamp    // start time that will be applied to all recorded data points.
-	metricsCapacity                      int                  // maximum observed number of metrics per resource.
-	metricsBuffer                        pmetric.Metrics      // accumulates metrics data before emitting.
-	buildInfo                            component.BuildInfo  // contains version information.
-	resourceAttributeIncludeFilter       map[string]filter.Filter
-	resourceAttributeExcludeFilter       map[string]filter.Filter
-	metricSyscallhealthConnectFailures   metricSyscallhealthConnectFailures
-	metricSyscallhealthConnectsUntracked metricSyscallhealthConnectsUntracked
-	metricSyscallhealthEventsDropped     metricSyscallhealthEventsDropped
-	metricSyscallhealthEventsSuppressed  metricSyscallhealthEventsSuppressed
-	metricSyscallhealthFailures          metricSyscallhealthFailures
-	metricSyscallhealthFailuresUntracked metricSyscallhealthFailuresUntracked
-	metricSyscallhealthIssuesActive      metricSyscallhealthIssuesActive
-	metricSyscallhealthIssuesEvicted     metricSyscallhealthIssuesEvicted
+	config                                 MetricsBuilderConfig // config of the metrics builder.
+	startTime                              pcommon.Timestamp    // start time that will be applied to all recorded data points.
+	metricsCapacity                        int                  // maximum observed number of metrics per resource.
+	metricsBuffer                          pmetric.Metrics      // accumulates metrics data before emitting.
+	buildInfo                              component.BuildInfo  // contains version information.
+	resourceAttributeIncludeFilter         map[string]filter.Filter
+	resourceAttributeExcludeFilter         map[string]filter.Filter
+	metricSyscallhealthConnectFailures     metricSyscallhealthConnectFailures
+	metricSyscallhealthConnectsUntracked   metricSyscallhealthConnectsUntracked
+	metricSyscallhealthEventsDropped       metricSyscallhealthEventsDropped
+	metricSyscallhealthEventsSuppressed    metricSyscallhealthEventsSuppressed
+	metricSyscallhealthFailures            metricSyscallhealthFailures
+	metricSyscallhealthFailuresUndelivered metricSyscallhealthFailuresUndelivered
+	metricSyscallhealthFailuresUntracked   metricSyscallhealthFailuresUntracked
+	metricSyscallhealthIssuesActive        metricSyscallhealthIssuesActive
+	metricSyscallhealthIssuesEvicted       metricSyscallhealthIssuesEvicted
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -853,20 +910,21 @@ func WithStartTime(startTime pcommon.Timestamp) MetricBuilderOption {
 }
 func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, options ...MetricBuilderOption) *MetricsBuilder {
 	mb := &MetricsBuilder{
-		config:                               mbc,
-		startTime:                            pcommon.NewTimestampFromTime(time.Now()),
-		metricsBuffer:                        pmetric.NewMetrics(),
-		buildInfo:                            settings.BuildInfo,
-		metricSyscallhealthConnectFailures:   newMetricSyscallhealthConnectFailures(mbc.Metrics.SyscallhealthConnectFailures),
-		metricSyscallhealthConnectsUntracked: newMetricSyscallhealthConnectsUntracked(mbc.Metrics.SyscallhealthConnectsUntracked),
-		metricSyscallhealthEventsDropped:     newMetricSyscallhealthEventsDropped(mbc.Metrics.SyscallhealthEventsDropped),
-		metricSyscallhealthEventsSuppressed:  newMetricSyscallhealthEventsSuppressed(mbc.Metrics.SyscallhealthEventsSuppressed),
-		metricSyscallhealthFailures:          newMetricSyscallhealthFailures(mbc.Metrics.SyscallhealthFailures),
-		metricSyscallhealthFailuresUntracked: newMetricSyscallhealthFailuresUntracked(mbc.Metrics.SyscallhealthFailuresUntracked),
-		metricSyscallhealthIssuesActive:      newMetricSyscallhealthIssuesActive(mbc.Metrics.SyscallhealthIssuesActive),
-		metricSyscallhealthIssuesEvicted:     newMetricSyscallhealthIssuesEvicted(mbc.Metrics.SyscallhealthIssuesEvicted),
-		resourceAttributeIncludeFilter:       make(map[string]filter.Filter),
-		resourceAttributeExcludeFilter:       make(map[string]filter.Filter),
+		config:                                 mbc,
+		startTime:                              pcommon.NewTimestampFromTime(time.Now()),
+		metricsBuffer:                          pmetric.NewMetrics(),
+		buildInfo:                              settings.BuildInfo,
+		metricSyscallhealthConnectFailures:     newMetricSyscallhealthConnectFailures(mbc.Metrics.SyscallhealthConnectFailures),
+		metricSyscallhealthConnectsUntracked:   newMetricSyscallhealthConnectsUntracked(mbc.Metrics.SyscallhealthConnectsUntracked),
+		metricSyscallhealthEventsDropped:       newMetricSyscallhealthEventsDropped(mbc.Metrics.SyscallhealthEventsDropped),
+		metricSyscallhealthEventsSuppressed:    newMetricSyscallhealthEventsSuppressed(mbc.Metrics.SyscallhealthEventsSuppressed),
+		metricSyscallhealthFailures:            newMetricSyscallhealthFailures(mbc.Metrics.SyscallhealthFailures),
+		metricSyscallhealthFailuresUndelivered: newMetricSyscallhealthFailuresUndelivered(mbc.Metrics.SyscallhealthFailuresUndelivered),
+		metricSyscallhealthFailuresUntracked:   newMetricSyscallhealthFailuresUntracked(mbc.Metrics.SyscallhealthFailuresUntracked),
+		metricSyscallhealthIssuesActive:        newMetricSyscallhealthIssuesActive(mbc.Metrics.SyscallhealthIssuesActive),
+		metricSyscallhealthIssuesEvicted:       newMetricSyscallhealthIssuesEvicted(mbc.Metrics.SyscallhealthIssuesEvicted),
+		resourceAttributeIncludeFilter:         make(map[string]filter.Filter),
+		resourceAttributeExcludeFilter:         make(map[string]filter.Filter),
 	}
 	if mbc.ResourceAttributes.ContainerID.MetricsInclude != nil {
 		mb.resourceAttributeIncludeFilter["container.id"] = filter.CreateFilter(mbc.ResourceAttributes.ContainerID.MetricsInclude)
@@ -1002,6 +1060,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricSyscallhealthEventsDropped.emit(ils.Metrics())
 	mb.metricSyscallhealthEventsSuppressed.emit(ils.Metrics())
 	mb.metricSyscallhealthFailures.emit(ils.Metrics())
+	mb.metricSyscallhealthFailuresUndelivered.emit(ils.Metrics())
 	mb.metricSyscallhealthFailuresUntracked.emit(ils.Metrics())
 	mb.metricSyscallhealthIssuesActive.emit(ils.Metrics())
 	mb.metricSyscallhealthIssuesEvicted.emit(ils.Metrics())
@@ -1059,6 +1118,11 @@ func (mb *MetricsBuilder) RecordSyscallhealthEventsSuppressedDataPoint(ts pcommo
 // RecordSyscallhealthFailuresDataPoint adds a data point to syscallhealth.failures metric.
 func (mb *MetricsBuilder) RecordSyscallhealthFailuresDataPoint(ts pcommon.Timestamp, val int64, syscallNameAttributeValue string, errorTypeAttributeValue string, syscallhealthCategoryAttributeValue string) {
 	mb.metricSyscallhealthFailures.recordDataPoint(mb.startTime, ts, val, syscallNameAttributeValue, errorTypeAttributeValue, syscallhealthCategoryAttributeValue)
+}
+
+// RecordSyscallhealthFailuresUndeliveredDataPoint adds a data point to syscallhealth.failures.undelivered metric.
+func (mb *MetricsBuilder) RecordSyscallhealthFailuresUndeliveredDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricSyscallhealthFailuresUndelivered.recordDataPoint(mb.startTime, ts, val)
 }
 
 // RecordSyscallhealthFailuresUntrackedDataPoint adds a data point to syscallhealth.failures.untracked metric.

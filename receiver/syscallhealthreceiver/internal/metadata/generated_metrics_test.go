@@ -106,6 +106,9 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordSyscallhealthFailuresUndeliveredDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordSyscallhealthFailuresUntrackedDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
@@ -346,6 +349,20 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("syscallhealth.category")
 						assert.False(t, ok)
 					}
+				case "syscallhealth.failures.undelivered":
+					assert.False(t, validatedMetrics["syscallhealth.failures.undelivered"], "Found a duplicate in the metrics slice: syscallhealth.failures.undelivered")
+					validatedMetrics["syscallhealth.failures.undelivered"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Failures of exited processes whose final counts the receiver gave up sending: the next consumer kept rejecting the metrics while the series of exited processes awaiting delivery outgrew a quarter of tracking_map_size. Counts what syscallhealth.failures had not delivered for them.", mi.Description())
+					assert.Equal(t, "{failure}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
 				case "syscallhealth.failures.untracked":
 					assert.False(t, validatedMetrics["syscallhealth.failures.untracked"], "Found a duplicate in the metrics slice: syscallhealth.failures.untracked")
 					validatedMetrics["syscallhealth.failures.untracked"] = true
