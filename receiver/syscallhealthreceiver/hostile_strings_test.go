@@ -59,9 +59,9 @@ func TestHostileStringsAreEscaped(t *testing.T) {
 	cfg := createDefaultConfig()
 	mb := metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, receivertest.NewNopSettings(metadata.Type))
 	collector := newMetricsCollector(mb, hostInfo{name: testHostName}, pipeline.processes, pipeline.destination, &dropCounters{},
-		pipeline.escalation, pipeline.findings, pipeline.clock, bootBase)
+		pipeline.escalation, pipeline.findings, pipeline.clock, bootBase, 1)
 	counts := []bpf.Count{{Key: bpf.CountKey{PID: 7777, Syscall: refused.Syscall, Errno: refused.Errno}, Category: bpf.CategoryNetwork, Count: 1, FirstSeenNs: 100e9}}
-	metrics, _ := collector.collect(counts, nil, bpf.Stats{}, bootBase.Add(101*time.Second))
+	metrics := collector.collect(counts, nil, bpf.Stats{}, bootBase.Add(101*time.Second))
 	testenv.RequireStrictOTLPMetrics(t, metrics)
 	var metricNames []any
 	for _, rm := range metrics.ResourceMetrics().All() {
