@@ -410,14 +410,18 @@ func startCollector(t *testing.T, config, output string) *runningCollector {
 }
 
 // startCollectorIn starts the collector in the working directory dir ("": this one), where a configuration's
-// relative paths lead.
-func startCollectorIn(t *testing.T, dir, config, output string) *runningCollector {
+// relative paths lead; overrides are extra --set flags.
+func startCollectorIn(t *testing.T, dir, config, output string, overrides ...string) *runningCollector {
 	t.Helper()
 	binary, err := filepath.Abs(collectorPath)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, binary, "--config="+config)
+	args := []string{"--config=" + config}
+	for _, o := range overrides {
+		args = append(args, "--set="+o)
+	}
+	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Dir = dir
 	// Killed with the test binary too, e.g. when go test times out before any cleanup runs.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
