@@ -7,6 +7,13 @@
 // events with the failure's context through a ring buffer. Load attaches them;
 // ReadEvent, Counts and Stats read them; Update reconfigures them in place.
 //
+// Counts are exact under pressure: every watched failure is in its series'
+// count (Counts) or in Stats.Untracked, never lost. The tracking map holds
+// Options.TrackingMapSize series and never evicts one: when it is full, a new
+// series is refused and its failures are counted as untracked, while the
+// series in the map keep counting. DeleteCounts (the receiver calls it for
+// exited processes, after reporting their final counts) makes room again.
+//
 // A second program follows TCP state (sock/inet_sock_set_state, same fallback
 // chain, chosen on its own; see Probe.SocketHook) to report connects that fail
 // after connect() returned EINPROGRESS, as non-blocking clients (Go, Java NIO,

@@ -21,9 +21,19 @@ struct {
 /*
  * Exact counts and rate-limit state per (tgid, syscall, errno). One shared
  * map with atomic adds: a per-CPU map would cost entries x CPUs x value size.
+ *
+ * A plain hash, not an LRU one: when it is full a new series is refused and
+ * its failures are counted in stats.untracked (track_failure), so every
+ * failure is in a series' count or in untracked. An LRU map would evict
+ * another series, unread counts and all, without a trace. Room comes back as
+ * the receiver deletes the series of exited processes after reporting their
+ * final counts. Preallocated (the default): inserting never allocates on the
+ * syscall path, and the memory is the same as the LRU map's. A deleted entry
+ * is reused at once, which is safe because only series of exited processes
+ * are deleted: no program still holds a pointer to them.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 10240);
 	__type(key, struct tracking_key);
 	__type(value, struct tracking_value);

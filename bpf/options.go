@@ -27,7 +27,8 @@ type Options struct {
 	// multiple of the page size; 0 means 1 MiB.
 	RingBufferSize int
 	// TrackingMapSize is how many (pid, syscall, errno) series the kernel counts
-	// at once (least recently failing ones are evicted beyond it); 0 means 10240.
+	// at once; 0 means 10240. When it is full, failures of new series are counted
+	// in Stats.Untracked (no series is evicted) until DeleteCounts makes room.
 	TrackingMapSize int
 	// IncludePaths reads the path and socket-address arguments (and the path
 	// behind fd arguments) for emitted events.

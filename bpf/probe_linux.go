@@ -353,8 +353,8 @@ func (p *Probe) Counts() ([]Count, error) {
 }
 
 // iterateCounts reads the tracking map key by key, for kernels without batch
-// lookups (before 5.6). The iterator restarts when the kernel evicts the key it
-// stands on, so keys seen twice are dropped.
+// lookups (before 5.6). The iterator restarts when the key it stands on is
+// deleted meanwhile, so keys seen twice are dropped.
 func (p *Probe) iterateCounts() ([]Count, error) {
 	var (
 		key   healthTrackingKey
@@ -385,8 +385,8 @@ func toCount(k healthTrackingKey, v healthTrackingValue) Count {
 	}
 }
 
-// DeleteCounts forgets the given series (e.g. of exited processes). Keys that
-// are already gone are ignored.
+// DeleteCounts forgets the given series (e.g. of exited processes), which makes
+// room for new series in the tracking map. Keys that are already gone are ignored.
 func (p *Probe) DeleteCounts(keys []CountKey) error {
 	p.mu.RLock()
 	defer p.mu.RUnlock()

@@ -102,7 +102,11 @@ track_failure(const struct health_config *cfg, const struct tracking_key *key, _
 			.category = category,
 		};
 
-		/* BPF_NOEXIST: if another CPU created the key meanwhile, its entry (and count) stays. */
+		/*
+		 * BPF_NOEXIST: if another CPU created the key meanwhile, its entry
+		 * (and count) stays. The update fails with E2BIG when the map is
+		 * full: the failure is then counted as untracked, never dropped.
+		 */
 		bpf_map_update_elem(&tracking, key, &fresh, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&tracking, key);
 		if (!v) {

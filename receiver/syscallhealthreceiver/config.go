@@ -56,7 +56,8 @@ type Config struct {
 	RateLimit RateLimitConfig `mapstructure:"rate_limit"`
 	// RingBufferSize is the kernel-to-receiver event buffer: a power of two, a multiple of the page size.
 	RingBufferSize ByteSize `mapstructure:"ring_buffer_size"`
-	// TrackingMapSize is the number of (process, syscall, errno) series the kernel counts at once.
+	// TrackingMapSize is the number of (process, syscall, errno) series the kernel counts at once; beyond
+	// it, failures of new series are counted in syscallhealth.failures.untracked.
 	TrackingMapSize int `mapstructure:"tracking_map_size"`
 	// IncludePaths makes the kernel read the path and socket address arguments of failed syscalls.
 	IncludePaths bool `mapstructure:"include_paths"`

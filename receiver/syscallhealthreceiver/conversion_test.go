@@ -297,7 +297,7 @@ func TestCountsToMetrics(t *testing.T) {
 	assert.Equal(t, []bpf.CountKey{first[8].Key}, collector.delivered(exited),
 		"the exited worker's series are emitted once, then removed from the kernel map")
 
-	// Ten seconds later: postgres's write count went down (the LRU evicted and recounted it), the API kept
+	// Ten seconds later: postgres's write count went down (deleted and counted anew), the API kept
 	// failing, the Java client's PID was reused by a new process, and a process never seen in an event and
 	// already gone shows up in the counts.
 	stat := filepath.Join(root, "4500", "stat")

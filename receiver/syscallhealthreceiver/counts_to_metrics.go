@@ -91,8 +91,8 @@ func (m *metricsCollector) exitedAmong(counts []bpf.Count) map[uint32]bool {
 //
 // Start timestamps are stable per series. A series seen for the first time starts at the previous
 // collection (the load time for the first one): it did not exist then. A count that went down, or whose
-// first-seen time changed, was evicted from the kernel's LRU map and counted again: it restarts at the
-// previous collection too.
+// first-seen time changed, was deleted from the kernel map and counted again (a reused pid): it restarts at
+// the previous collection too.
 func (m *metricsCollector) collect(counts []bpf.Count, exited map[uint32]bool, stats bpf.Stats, now time.Time) pmetric.Metrics {
 	ts := pcommon.NewTimestampFromTime(now)
 	byPID := make(map[uint32][]bpf.Count)

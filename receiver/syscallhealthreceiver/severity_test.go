@@ -75,7 +75,7 @@ func TestSeverityEscalatesWhenTheCountGrowsFast(t *testing.T) {
 	// The storm ends: the next completed window measures a low rate and the severity returns to WARN.
 	assert.Equal(t, plog.SeverityNumberWarn, severity(event(pid, base+5*second, 1110)))
 
-	// A count that went down means the kernel restarted the key (LRU eviction): no stale comparison.
+	// A count that went down means the kernel restarted the key (deleted, then counted anew): no stale comparison.
 	assert.Equal(t, plog.SeverityNumberWarn, severity(event(pid, base+6*second, 3)))
 
 	// ERROR does not escalate further.

@@ -44,6 +44,12 @@ func Command(bin string, args ...string) *Process {
 	return p
 }
 
+// WithSysProcAttr sets how the process is started (e.g. in a cgroup: testenv.Cgroup.SysProcAttr).
+func (p *Process) WithSysProcAttr(attr *syscall.SysProcAttr) *Process {
+	p.cmd.SysProcAttr = attr
+	return p
+}
+
 // Run runs the process to its end; a failure carries what it wrote to stderr.
 func (p *Process) Run() error {
 	if err := p.cmd.Run(); err != nil {
