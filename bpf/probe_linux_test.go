@@ -81,7 +81,7 @@ func TestLoadHealthProgram(t *testing.T) {
 		maxEntries uint32
 	}{
 		healthMapEvents:          {ebpf.RingBuf, defaultRingBufferSize},
-		healthMapTracking:        {ebpf.LRUHash, defaultTrackingMapSize},
+		healthMapTracking:        {ebpf.Hash, defaultTrackingMapSize},
 		healthMapConfig:          {ebpf.Array, 2},
 		healthMapStats:           {ebpf.PerCPUArray, 1},
 		healthMapConnectAttempts: {ebpf.Hash, 8192},
