@@ -184,6 +184,10 @@ func (r *syscallHealthReceiver) Shutdown(ctx context.Context) error {
 		r.drain(ctx)
 		r.cancelLoops()
 		r.loops.Wait()
+		// Records first, so the final counts include any the next consumer rejected; then the findings
+		// the final counts settle.
+		r.evaluateFindings()
+		r.flush(ctx)
 		r.collect(ctx)
 		r.evaluateFindings()
 		r.flush(ctx)

@@ -195,6 +195,30 @@ func TestReceiverCountsWhatItDrops(t *testing.T) {
 	assert.Equal(t, int64(11), suppressed)
 }
 
+// Records still pending at Shutdown that the next consumer rejects are counted in the final metrics.
+func TestReceiverCountsRecordsRejectedAtShutdown(t *testing.T) {
+	probe := newRecordingProbe()
+	metricsSink := new(consumertest.MetricsSink)
+	cfg := createDefaultConfig()
+	cfg.CollectionInterval = time.Hour // only the final collection at Shutdown
+	r := newTestReceiver(t, cfg, probe, consumertest.NewErr(errors.New("pipeline refused")), metricsSink)
+	require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
+	events := recordedFailures(t)
+	for i := range events {
+		probe.send(t, readResult{ev: events[i]})
+	}
+	require.NoError(t, r.Shutdown(context.Background()))
+
+	require.Len(t, metricsSink.AllMetrics(), 1)
+	var rejected int64
+	forEachDataPoint(metricsSink.AllMetrics()[0], func(name string, dp pmetric.NumberDataPoint) {
+		if reason, _ := dp.Attributes().Get("syscallhealth.drop.reason"); name == "syscallhealth.events.dropped" && reason.Str() == "consumer_error" {
+			rejected = dp.IntValue()
+		}
+	})
+	assert.Equal(t, int64(len(events)), rejected)
+}
+
 func TestReceiverForgetsExitedProcesses(t *testing.T) {
 	probe := newRecordingProbe()
 	metricsSink := new(consumertest.MetricsSink)
