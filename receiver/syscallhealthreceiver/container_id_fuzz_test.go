@@ -1,0 +1,32 @@
+//go:build linux
+
+package syscallhealthreceiver
+
+import (
+	"strings"
+	"testing"
+)
+
+// FuzzContainerIDFromCgroup: any /proc/<pid>/cgroup content (a container's process writes its own
+// cgroup names) yields no container or a 64-hex-digit ID that the content holds, never a panic.
+func FuzzContainerIDFromCgroup(f *testing.F) {
+	const id = "3f4b2c9d8e7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c"
+	for _, seed := range []string{
+		"", "0::/\n", "0::/user.slice/user-1000.slice/session-2.scope\n",
+		"12:pids:/docker/" + id + "\n1:name=systemd:/docker/" + id + "\n",
+		"0::/system.slice/docker-" + id + ".scope\n",
+		"0::/kubepods.slice/kubepods-pod0f1e.slice/cri-containerd-" + id + ".scope\n",
+		"0::/machine.slice/libpod-conmon-" + id + ".scope\n",
+		"0::/a:b:c/libpod-" + id + ".scope/container\n",
+		"0::/docker-" + strings.ToUpper(id) + ".scope\n",
+		"0::/docker-" + id + "\xff.scope\n",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, content string) {
+		got := containerIDFromCgroup(strings.NewReader(content))
+		if got != "" && (!isContainerID(got) || !strings.Contains(content, got)) {
+			t.Fatalf("container ID %q from %q", got, content)
+		}
+	})
+}
