@@ -69,8 +69,8 @@ run: require-root build
 
 require-root:
 	@if [ "$$(id -u)" != 0 ]; then \
-		echo 'make run: not root. Loading the eBPF probes needs root (or CAP_BPF and CAP_PERFMON, plus CAP_SYS_ADMIN'; \
-		echo 'where the kernel asks for it). Run it as root, e.g. sudo env "PATH=$$PATH" make run'; exit 1; fi
+		echo 'make run: not root. Loading the eBPF probes needs root (or CAP_BPF and CAP_PERFMON, see README'; \
+		echo '"Least privilege"). Run it as root, e.g. sudo env "PATH=$$PATH" make run'; exit 1; fi
 
 # Every test: unit, kernel (root) and end-to-end tests against the built collector (root).
 test: build

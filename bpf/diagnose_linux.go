@@ -35,6 +35,12 @@ func checkPrerequisites() error {
 		return fmt.Errorf("kernel BTF is not available (%w): the probes need a kernel built with CONFIG_DEBUG_INFO_BTF=y, which exposes /sys/kernel/btf/vmlinux (default in most distributions since 2020)", err)
 	}
 	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
+		if errors.Is(err, unix.EPERM) {
+			// The capabilities are there (checked above): something else filters bpf().
+			return fmt.Errorf("%w: bpf() was refused although this process has the capabilities it needs (%w): a seccomp profile or an LSM policy forbids it. "+
+				"Container runtimes' default seccomp profiles allow bpf() only with CAP_SYS_ADMIN: run with a profile that allows bpf and perf_event_open, or --security-opt seccomp=unconfined",
+				os.ErrPermission, err)
+		}
 		if errors.Is(err, ebpf.ErrNotSupported) {
 			return fmt.Errorf("kernel too old: Linux %s has no BPF ring buffers; syscallhealth needs Linux 5.8 or later", kernelRelease())
 		}
@@ -43,13 +49,28 @@ func checkPrerequisites() error {
 	return nil
 }
 
-func checkCapabilities() error {
+// HasCapability reports whether this process has capability c (include/uapi/linux/capability.h, e.g.
+// unix.CAP_SYS_PTRACE) in its effective set.
+func HasCapability(c uint) (bool, error) {
+	effective, err := effectiveCapabilities()
+	return effective&(1<<c) != 0, err
+}
+
+func effectiveCapabilities() (uint64, error) {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("reading this process's capabilities: %w", err)
+		return 0, fmt.Errorf("reading this process's capabilities: %w", err)
 	}
-	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
+	return uint64(data[1].Effective)<<32 | uint64(data[0].Effective), nil
+}
+
+func checkCapabilities() error {
+	effective, err := effectiveCapabilities()
+	if err != nil {
+		return err
+	}
+	has := func(c uint) bool { return effective&(1<<c) != 0 }
 	if has(capSysAdmin) || (has(capBPF) && has(capPerfmon)) {
 		return nil
 	}
@@ -60,7 +81,7 @@ func checkCapabilities() error {
 	if !has(capPerfmon) {
 		missing = append(missing, "CAP_PERFMON")
 	}
-	return fmt.Errorf("%w: loading the eBPF probes needs root, or CAP_BPF and CAP_PERFMON (missing: %s; CAP_SYS_ADMIN before Linux 5.8); run as root or grant them, e.g. `setcap cap_bpf,cap_perfmon+ep <binary>` or the container's capabilities list",
+	return fmt.Errorf("%w: loading the eBPF probes needs root, or CAP_BPF and CAP_PERFMON (missing: %s; CAP_SYS_ADMIN before Linux 5.8); run as root or grant them, e.g. `setcap cap_bpf,cap_perfmon,cap_sys_ptrace+ep <binary>` (CAP_SYS_PTRACE is optional: it reads other users' executables) or the container's capabilities list",
 		os.ErrPermission, strings.Join(missing, ", "))
 }
 

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -413,15 +414,27 @@ func startCollector(t *testing.T, config, output string) *runningCollector {
 // relative paths lead; overrides are extra --set flags.
 func startCollectorIn(t *testing.T, dir, config, output string, overrides ...string) *runningCollector {
 	t.Helper()
-	binary, err := filepath.Abs(collectorPath)
+	c, err := launchCollector(t, nil, collectorPath, dir, config, output, overrides...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// launchCollector starts the collector binary in dir, through wrapper (e.g. setpriv and its arguments)
+// when given, with overrides as --set flags, and waits until it is ready; the error says why it exited or
+// was not ready, with its log.
+func launchCollector(t *testing.T, wrapper []string, binary, dir, config, output string, overrides ...string) (*runningCollector, error) {
+	t.Helper()
+	binary, err := filepath.Abs(binary)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	args := []string{"--config=" + config}
+	args := append(append(slices.Clone(wrapper), binary), "--config="+config)
 	for _, o := range overrides {
 		args = append(args, "--set="+o)
 	}
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Dir = dir
 	// Killed with the test binary too, e.g. when go test times out before any cleanup runs.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -454,11 +467,11 @@ func startCollectorIn(t *testing.T, dir, config, output string, overrides ...str
 	select {
 	case <-ready:
 	case err := <-c.done:
-		t.Fatalf("the collector exited before it was ready: %v\n%s", err, c.logTail())
+		return c, fmt.Errorf("the collector exited before it was ready: %v\n%s", err, c.logTail())
 	case <-time.After(readyTimeout):
-		t.Fatalf("the collector was not ready after %s\n%s", readyTimeout, c.logTail())
+		return c, fmt.Errorf("the collector was not ready after %s\n%s", readyTimeout, c.logTail())
 	}
-	return c
+	return c, nil
 }
 
 // stop sends SIGTERM and requires a clean exit; it logs the resident memory first.

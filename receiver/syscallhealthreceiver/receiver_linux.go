@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/findings"
@@ -135,6 +136,10 @@ func (r *syscallHealthReceiver) Start(_ context.Context, host component.Host) er
 		return err
 	}
 	r.settings.Logger.Info("kernel probes attached", zap.String("hook", string(probe.Hook())), zap.Int("syscalls", len(opts.Rules)))
+	if ptrace, err := bpf.HasCapability(unix.CAP_SYS_PTRACE); err == nil && !ptrace {
+		r.settings.Logger.Warn("without CAP_SYS_PTRACE, other users' processes are reported with the kernel's 15-byte name and " +
+			"no process.executable.path, and filesystem findings without system.filesystem.type and system.device")
+	}
 	if socketHook, err := probe.SocketHook(); err != nil {
 		r.settings.Logger.Warn("failures of non-blocking connects that fail after connect() returns are not reported", zap.Error(err))
 	} else {

@@ -56,7 +56,7 @@ const (
 	// maxTrackedProcesses processes and maxTrackedContainers containers, 23 KB measured when all are
 	// full (64-character container IDs), so about 92 MiB at this bound (23 MiB at the default).
 	maxMaxSubjects = 4096
-	minWindow             = time.Second
+	minWindow      = time.Second
 )
 
 // NewDefaultConfig returns the defaults documented in the repository README (section Findings).
