@@ -74,7 +74,7 @@ func TestCollectorReportsAsyncConnectFailures(t *testing.T) {
 				if p.name == "syscallhealth.failures" {
 					pid, _ := p.resource.Get("process.pid")
 					attrs := p.point.Attributes().AsRaw()
-					if pid.Int() == int64(r.PID) && attrs["syscall.name"] == "connect" {
+					if pid.Int() == int64(r.PID) && attrs["syscallhealth.syscall.name"] == "connect" {
 						assert.Equal(t, r.Errno, attrs["error.type"], "the only connect series of the process")
 					}
 				}

@@ -220,7 +220,7 @@ func checkCase(t *testing.T, c failureCase, r trigger.Result, triggerPath string
 		ts := rec.Timestamp().AsTime()
 		assert.WithinRange(t, ts, started.Add(-time.Second), ended.Add(time.Second), "record timestamp is the wall-clock failure time")
 
-		assert.Equal(t, r.Syscall, attrs["syscall.name"])
+		assert.Equal(t, r.Syscall, attrs["syscallhealth.syscall.name"])
 		assert.Equal(t, errnoName, attrs["error.type"])
 		assert.Equal(t, int64(c.errno), attrs["syscallhealth.errno"])
 		assert.Equal(t, c.category, attrs["syscallhealth.category"])
@@ -269,14 +269,16 @@ func checkResource(t *testing.T, res pcommon.Map, r trigger.Result, c failureCas
 	assert.True(t, name == "syscallhealth-trigger" || name == "syscallhealth-t", "process.executable.name %q", name)
 	assert.Equal(t, triggerPath, attrs["process.executable.path"])
 	if uid, ok := attrs["process.user.id"]; ok {
-		assert.Equal(t, c.uid, uid)
+		assert.Equal(t, c.uid, uid, "the effective user")
 	}
-	if owner, ok := attrs["process.owner"]; ok {
-		assert.Equal(t, map[int64]string{0: "root", 65534: "nobody"}[c.uid], owner)
+	if name, ok := attrs["process.user.name"]; ok {
+		assert.Equal(t, map[int64]string{0: "root", 65534: "nobody"}[c.uid], name)
 	}
+	assert.Contains(t, attrs, "process.real_user.id")
+	assert.Contains(t, attrs, "process.creation.time", "the trigger lingers, so /proc was read")
 	assert.Equal(t, hostname, attrs["host.name"])
 	assert.Equal(t, "linux", attrs["os.type"])
-	assert.NotContains(t, attrs, "process.command_line", "command lines are off by default")
+	assert.NotContains(t, attrs, "process.command_args", "command lines are off by default")
 	assert.NotContains(t, attrs, "container.id", "the trigger does not run in a container")
 }
 
@@ -359,7 +361,7 @@ func seriesOf(r trigger.Result) *series {
 func (s *series) matches(p dataPoint) bool {
 	pid, _ := p.resource.Get("process.pid")
 	attrs := p.point.Attributes().AsRaw()
-	return pid.Int() == s.pid && attrs["syscall.name"] == s.syscall && attrs["error.type"] == s.errno
+	return pid.Int() == s.pid && attrs["syscallhealth.syscall.name"] == s.syscall && attrs["error.type"] == s.errno
 }
 
 // latestValue is the value of the newest data point of the metric (of the series, when given), -1 when none.
@@ -379,7 +381,7 @@ func recordsOf(logs []logRecord, r trigger.Result) []logRecord {
 	for _, lr := range logs {
 		pid, _ := lr.resource.Get("process.pid")
 		attrs := lr.record.Attributes().AsRaw()
-		if pid.Int() == int64(r.PID) && attrs["syscall.name"] == r.Syscall && attrs["error.type"] == r.Errno {
+		if pid.Int() == int64(r.PID) && attrs["syscallhealth.syscall.name"] == r.Syscall && attrs["error.type"] == r.Errno {
 			out = append(out, lr)
 		}
 	}

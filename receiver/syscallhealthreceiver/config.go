@@ -61,15 +61,14 @@ type Config struct {
 	TrackingMapSize int `mapstructure:"tracking_map_size"`
 	// IncludePaths makes the kernel read the path and socket address arguments of failed syscalls.
 	IncludePaths bool `mapstructure:"include_paths"`
-	// IncludeCommandLine reads /proc/<pid>/cmdline into process.command_line. Off by default: command
-	// lines can hold secrets.
-	IncludeCommandLine bool `mapstructure:"include_command_line"`
 	// ErrorMode is what happens when the probes cannot load: propagate (fail the start) or ignore.
 	ErrorMode ErrorMode `mapstructure:"error_mode"`
 	// Findings turns failure patterns into health findings (syscallhealth.issue records, syscallhealth.issues.active).
 	Findings findings.Config `mapstructure:"findings"`
 
 	metadata.MetricsBuilderConfig `mapstructure:",squash"`
+	// Events switches the failure and finding records on or off (events::<name>::enabled).
+	Events metadata.EventsConfig `mapstructure:"events"`
 }
 
 // RateLimitConfig is the in-kernel token bucket applied per (process, syscall, errno).
@@ -85,10 +84,10 @@ func createDefaultConfig() *Config {
 		RingBufferSize:       1 << 20,
 		TrackingMapSize:      10240,
 		IncludePaths:         true,
-		IncludeCommandLine:   false,
 		ErrorMode:            ErrorModePropagate,
 		Findings:             findings.NewDefaultConfig(),
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
+		Events:               metadata.DefaultEventsConfig(),
 	}
 }
 
@@ -145,22 +144,6 @@ func (b ByteSize) validateRingBuffer() error {
 		return fmt.Errorf("ring_buffer_size must be a multiple of the page size %d, got %d", page, n)
 	}
 	return nil
-}
-
-// readsCommandLine is true when either switch asks for process.command_line: include_command_line or
-// resource_attributes::process.command_line::enabled.
-func (cfg *Config) readsCommandLine() bool {
-	return cfg.IncludeCommandLine || cfg.ResourceAttributes.ProcessCommandLine.Enabled
-}
-
-// builderConfig is the metrics and resource configuration the receiver builds with: include_command_line
-// turns the process.command_line resource attribute on.
-func (cfg *Config) builderConfig() metadata.MetricsBuilderConfig {
-	mbc := cfg.MetricsBuilderConfig
-	if cfg.IncludeCommandLine {
-		mbc.ResourceAttributes.ProcessCommandLine.Enabled = true
-	}
-	return mbc
 }
 
 // probeOptions turns the configuration into the kernel probe options.

@@ -51,8 +51,9 @@ func TestLoadConfig(t *testing.T) {
 		assert.Equal(t, 10240, cfg.TrackingMapSize)
 		assert.Equal(t, RateLimitConfig{EventsPerSecond: 10, Burst: 20}, cfg.RateLimit)
 		assert.True(t, cfg.IncludePaths)
-		assert.False(t, cfg.readsCommandLine(), "command lines can hold secrets: off by default")
-		assert.False(t, cfg.builderConfig().ResourceAttributes.ProcessCommandLine.Enabled)
+		assert.False(t, cfg.ResourceAttributes.ProcessCommandArgs.Enabled, "command lines can hold secrets: off by default")
+		assert.True(t, cfg.Events.SyscallhealthFailure.Enabled)
+		assert.True(t, cfg.Events.SyscallhealthIssue.Enabled)
 		assert.Equal(t, ErrorModePropagate, cfg.ErrorMode)
 		assert.Equal(t, findings.NewDefaultConfig(), cfg.Findings)
 		assert.True(t, cfg.Findings.Enabled, "findings are on by default")
@@ -77,18 +78,19 @@ func TestLoadConfig(t *testing.T) {
 		expected.RingBufferSize = 4 << 20
 		expected.TrackingMapSize = 2048
 		expected.IncludePaths = false
-		expected.IncludeCommandLine = true
 		expected.ErrorMode = ErrorModeIgnore
 		expected.Metrics.SyscallhealthConnectFailures.Enabled = true
-		expected.ResourceAttributes.ProcessOwner.Enabled = false
+		expected.ResourceAttributes.ProcessUserName.Enabled = false
+		expected.ResourceAttributes.ProcessCommandArgs.Enabled = true
+		expected.Events.SyscallhealthFailure.Enabled = false
 		// The generated configs remember which switches the user set; compare what the receiver uses.
 		assert.Equal(t, expected.Metrics.SyscallhealthConnectFailures.Enabled, cfg.Metrics.SyscallhealthConnectFailures.Enabled)
-		assert.Equal(t, expected.ResourceAttributes.ProcessOwner.Enabled, cfg.ResourceAttributes.ProcessOwner.Enabled)
+		assert.Equal(t, expected.ResourceAttributes.ProcessUserName.Enabled, cfg.ResourceAttributes.ProcessUserName.Enabled)
+		assert.Equal(t, expected.ResourceAttributes.ProcessCommandArgs.Enabled, cfg.ResourceAttributes.ProcessCommandArgs.Enabled)
+		assert.Equal(t, expected.Events.SyscallhealthFailure.Enabled, cfg.Events.SyscallhealthFailure.Enabled)
 		expected.MetricsBuilderConfig = cfg.MetricsBuilderConfig
+		expected.Events = cfg.Events
 		assert.Equal(t, expected, cfg)
-		assert.True(t, cfg.readsCommandLine())
-		assert.True(t, cfg.builderConfig().ResourceAttributes.ProcessCommandLine.Enabled, "include_command_line exports process.command_line")
-		assert.False(t, cfg.ResourceAttributes.ProcessCommandLine.Enabled, "the loaded configuration itself is not changed")
 
 		opts, err := cfg.probeOptions()
 		require.NoError(t, err)

@@ -118,7 +118,8 @@ func (m *metricsCollector) collect(counts []bpf.Count, exited map[uint32]bool, s
 			seen[c.Key] = true
 			// The generated builder stamps the start time set by Reset on the points recorded next.
 			m.mb.Reset(metadata.WithStartTime(m.startOf(c)))
-			m.mb.RecordSyscallhealthFailuresDataPoint(ts, int64(c.Count), bpf.SyscallName(c.Key.Syscall), c.Key.Errno.Name(), c.Category.String())
+			m.mb.RecordSyscallhealthFailuresDataPoint(ts, int64(c.Count), bpf.SyscallName(c.Key.Syscall), c.Key.Errno.Name(),
+				metadata.MapAttributeSyscallhealthCategory[c.Category.String()])
 			if m.findings != nil {
 				m.findings.ObserveCount(countObservation(c, info, m.clock))
 			}

@@ -18,23 +18,27 @@ const failureEventName = "syscallhealth.failure"
 
 // Log record attributes: semantic convention names where one exists, syscallhealth.* otherwise.
 const (
-	attrSyscallName     = "syscall.name"
+	attrSyscallName     = "syscallhealth.syscall.name"
 	attrErrorType       = "error.type"
 	attrErrno           = "syscallhealth.errno"
 	attrCategory        = "syscallhealth.category"
 	attrThreadID        = "thread.id"
+	attrThreadName      = "thread.name"
 	attrErrorCount      = "syscallhealth.error_count"
 	attrSuppressedCount = "syscallhealth.suppressed_count"
 	attrFilePath        = "file.path"
+	attrPathArgument    = "syscallhealth.path"
 	attrPeerAddress     = "network.peer.address"
 	attrPeerPort        = "network.peer.port"
 	attrLocalAddress    = "network.local.address"
 	attrLocalPort       = "network.local.port"
+	attrTransport       = "network.transport"
+	attrNetworkType     = "network.type"
 	attrAsync           = "syscallhealth.async"
 )
 
 // failureAttributeSize is the most attributes a failure record carries.
-const failureAttributeSize = 13
+const failureAttributeSize = 16
 
 // wallClock turns the kernel's CLOCK_BOOTTIME nanoseconds into wall-clock time (bpf.BootClock).
 type wallClock interface {
@@ -67,6 +71,7 @@ func fillFailureRecord(lr plog.LogRecord, ev *bpf.Event, names failureNames, sev
 	attrs.PutInt(attrErrno, int64(ev.Errno))
 	attrs.PutStr(attrCategory, ev.Category.String())
 	attrs.PutInt(attrThreadID, int64(ev.TID))
+	attrs.PutStr(attrThreadName, ev.Comm)
 	attrs.PutInt(attrErrorCount, int64(ev.ErrorCount))
 	attrs.PutInt(attrSuppressedCount, int64(ev.Suppressed))
 	switch {
@@ -77,8 +82,23 @@ func fillFailureRecord(lr plog.LogRecord, ev *bpf.Event, names failureNames, sev
 		} else {
 			attrs.PutStr(attrLocalAddress, ev.Path)
 		}
-	case ev.Path != "":
+		attrs.PutStr(attrTransport, "unix")
+	case strings.HasPrefix(ev.Path, "/"):
 		attrs.PutStr(attrFilePath, ev.Path)
+	case ev.Path != "":
+		// file.path is a full path; a relative argument is kept as the process passed it.
+		attrs.PutStr(attrPathArgument, ev.Path)
+	}
+	if addr := networkAddress(ev); addr.IsValid() {
+		if addr.Unmap().Is4() {
+			attrs.PutStr(attrNetworkType, "ipv4")
+		} else {
+			attrs.PutStr(attrNetworkType, "ipv6")
+		}
+		// Only the TCP state probe knows the protocol: it follows TCP sockets alone.
+		if ev.Async {
+			attrs.PutStr(attrTransport, "tcp")
+		}
 	}
 	if ev.Peer.IsValid() {
 		attrs.PutStr(attrPeerAddress, ev.Peer.Addr().Unmap().String())
@@ -91,6 +111,17 @@ func fillFailureRecord(lr plog.LogRecord, ev *bpf.Event, names failureNames, sev
 	if ev.Async {
 		attrs.PutBool(attrAsync, true)
 	}
+}
+
+// networkAddress is the IP address of a network failure, peer first; invalid when it has none.
+func networkAddress(ev *bpf.Event) netip.Addr {
+	if ev.Peer.IsValid() {
+		return ev.Peer.Addr()
+	}
+	if ev.Local.IsValid() {
+		return ev.Local.Addr()
+	}
+	return netip.Addr{}
 }
 
 // failureBody is a sentence a person can act on:

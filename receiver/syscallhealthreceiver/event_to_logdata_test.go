@@ -43,25 +43,31 @@ func TestFailureRecordBodyAndAddresses(t *testing.T) {
 			name:  "connect over IPv6 with the source port",
 			ev:    withLocal(withPeer(event("connect", "ETIMEDOUT"), "[2001:db8::5]:443"), "[2001:db8::7]:51234"),
 			body:  "connect to [2001:db8::5]:443 failed: ETIMEDOUT (Connection timed out)",
-			attrs: map[string]any{"network.peer.address": "2001:db8::5", "network.peer.port": int64(443), "network.local.address": "2001:db8::7", "network.local.port": int64(51234)},
+			attrs: map[string]any{"network.peer.address": "2001:db8::5", "network.peer.port": int64(443), "network.local.address": "2001:db8::7", "network.local.port": int64(51234), "network.type": "ipv6"},
 		},
 		{
 			name:  "connect to an abstract unix socket",
 			ev:    withPath(event("connect", "ECONNREFUSED"), "@app.sock"),
 			body:  "connect to @app.sock failed: ECONNREFUSED (Connection refused)",
-			attrs: map[string]any{"network.peer.address": "@app.sock"},
+			attrs: map[string]any{"network.peer.address": "@app.sock", "network.transport": "unix"},
 		},
 		{
 			name:  "bind a unix socket path",
 			ev:    withPath(event("bind", "EADDRINUSE"), "/run/app.sock"),
 			body:  "bind to /run/app.sock failed: EADDRINUSE (Address already in use)",
-			attrs: map[string]any{"network.local.address": "/run/app.sock"},
+			attrs: map[string]any{"network.local.address": "/run/app.sock", "network.transport": "unix"},
 		},
 		{
 			name:  "listen on a dual-stack socket",
 			ev:    withLocal(event("listen", "EADDRINUSE"), "[::ffff:0.0.0.0]:8080"),
 			body:  "listen on 0.0.0.0:8080 failed: EADDRINUSE (Address already in use)",
-			attrs: map[string]any{"network.local.address": "0.0.0.0", "network.local.port": int64(8080)},
+			attrs: map[string]any{"network.local.address": "0.0.0.0", "network.local.port": int64(8080), "network.type": "ipv4"},
+		},
+		{
+			name:  "open of a relative path: not a full file.path",
+			ev:    withPath(event("openat", "ENOSPC"), "data/out.log"),
+			body:  `openat("data/out.log") failed: ENOSPC (No space left on device)`,
+			attrs: map[string]any{"syscallhealth.path": "data/out.log"},
 		},
 		{
 			name:  "connect whose destination was not read (include_paths: false)",
@@ -84,7 +90,8 @@ func TestFailureRecordBodyAndAddresses(t *testing.T) {
 			got := map[string]any{}
 			for k, v := range lr.Attributes().AsRaw() {
 				switch k {
-				case "file.path", "network.peer.address", "network.peer.port", "network.local.address", "network.local.port":
+				case "file.path", "syscallhealth.path", "network.peer.address", "network.peer.port", "network.local.address", "network.local.port",
+					"network.transport", "network.type":
 					got[k] = v
 				}
 			}
@@ -101,4 +108,6 @@ func TestFailureRecordBodyAndAddresses(t *testing.T) {
 	fillFailureRecord(lr, &async, namesOf(&async), plog.SeverityNumberWarn, fixedBootClock{boot: bootBase}, bootBase.Add(time.Second))
 	v, ok := lr.Attributes().Get("syscallhealth.async")
 	assert.True(t, ok && v.Bool())
+	v, ok = lr.Attributes().Get("network.transport")
+	assert.True(t, ok && v.Str() == "tcp", "the TCP state probe only follows TCP sockets")
 }

@@ -23,8 +23,11 @@ const (
 	// revalidateAfter is how long a cached process is trusted before /proc/<pid>/stat is read again to
 	// notice an exec or a reused PID. Within it, events of the same process read nothing from /proc.
 	revalidateAfter = time.Second
-	// maxCommandLine bounds the command line kept per process (Java class paths can be huge).
+	// maxCommandLine bounds the bytes of /proc/<pid>/cmdline kept per process (Java class paths can be huge).
 	maxCommandLine = 2048
+	// clockTicksPerSecond is USER_HZ, the unit of the start time in /proc/<pid>/stat: 100 on every Linux
+	// architecture (it is part of the ABI).
+	clockTicksPerSecond = 100
 	// maxRememberedIDs bounds the user name and cgroup lookups remembered.
 	maxRememberedIDs = 4096
 )
@@ -32,15 +35,26 @@ const (
 // processInfo is what the resource of one process is built from. It is never modified once published, so
 // callers may use it without holding the cache lock.
 type processInfo struct {
-	PID            uint32
-	PPID           uint32 // 0 when unknown
-	UID            uint32
-	UIDKnown       bool
+	PID  uint32
+	PPID uint32 // 0 when unknown
+	// RealUID is the real user ID the kernel reported (process.real_user.id); RealUIDKnown is false for a
+	// process only known from the tracking map and gone before /proc was read.
+	RealUID      uint32
+	RealUIDKnown bool
+	// EffectiveUID is from /proc/<pid>/status (process.user.id); the kernel event does not carry it.
+	EffectiveUID      uint32
+	EffectiveUIDKnown bool
+	UserName          string // name of the effective user; "" when unknown or it has none
+	// ExecutableName is the base name of /proc/<pid>/exe, "" when it was not readable.
 	ExecutableName string
-	ExecutablePath string // "" when /proc/<pid>/exe was not readable
-	CommandLine    string // "" unless reading command lines is enabled
-	Owner          string // "" when the user ID has no name
-	ContainerID    string // "" outside containers
+	ExecutablePath string   // "" when /proc/<pid>/exe was not readable
+	CommandArgs    []string // nil unless process.command_args is enabled
+	// CreationTime is process.creation.time (ISO 8601), "" when the process was gone before /proc was read.
+	CreationTime string
+	// Command is the kernel's name of the process (comm), for people: finding texts name a process by its
+	// executable, else by it.
+	Command     string
+	ContainerID string // "" outside containers
 	// startTime is field 22 of /proc/<pid>/stat (clock ticks after boot): with the PID it identifies the
 	// process across PID reuse. 0 when the process had exited before it could be read.
 	startTime uint64
@@ -59,6 +73,9 @@ type cacheEntry struct {
 type processCache struct {
 	procRoot        string
 	readCommandLine bool
+	// bootTime is the host's boot time in seconds (btime of <procRoot>/stat), for process.creation.time;
+	// 0 when unreadable.
+	bootTime uint64
 	now             func() time.Time
 	lookupUser      func(uid uint32) string
 
@@ -74,6 +91,7 @@ func newProcessCache(procRoot string, readCommandLine bool) *processCache {
 	return &processCache{
 		procRoot:        procRoot,
 		readCommandLine: readCommandLine,
+		bootTime:        readBootTime(procRoot),
 		now:             time.Now,
 		lookupUser:      lookupUserName,
 		byPID:           make(map[uint32]*list.Element),
@@ -95,12 +113,12 @@ func (c *processCache) forEvent(ev *bpf.Event) *processInfo {
 	stat, err := c.readStat(ev.PID)
 	if err != nil {
 		// Gone already: keep what we knew, else what the kernel sent.
-		if entry != nil && entry.info.ExecutableName != "" {
+		if entry != nil && entry.info.RealUIDKnown {
 			entry.checked = now
 			return entry.info
 		}
-		info := &processInfo{PID: ev.PID, PPID: ev.PPID, UID: ev.UID, UIDKnown: true, ExecutableName: ev.Comm,
-			Owner: c.userName(ev.UID), ContainerID: c.containers[ev.CgroupID]}
+		info := &processInfo{PID: ev.PID, PPID: ev.PPID, RealUID: ev.UID, RealUIDKnown: true, Command: ev.Comm,
+			ContainerID: c.containers[ev.CgroupID]}
 		c.put(info, now)
 		return info
 	}
@@ -108,7 +126,9 @@ func (c *processCache) forEvent(ev *bpf.Event) *processInfo {
 		entry.checked = now
 		return entry.info
 	}
-	info := c.resolve(ev.PID, stat, ev.UID, true)
+	info := c.resolve(ev.PID, stat)
+	// The kernel's real user ID is the one at the failure; /proc may show a later setuid.
+	info.RealUID, info.RealUIDKnown = ev.UID, true
 	if info.ContainerID != "" && ev.CgroupID != 0 {
 		c.rememberContainer(ev.CgroupID, info.ContainerID)
 	}
@@ -130,8 +150,7 @@ func (c *processCache) forPID(pid uint32) *processInfo {
 		c.put(info, now)
 		return info
 	}
-	uid, ok := c.readUID(pid)
-	info := c.resolve(pid, stat, uid, ok)
+	info := c.resolve(pid, stat)
 	c.put(info, now)
 	return info
 }
@@ -184,8 +203,8 @@ func (c *processCache) put(info *processInfo, now time.Time) {
 
 // resolve reads what /proc has about a live process. Every read may fail because the process exits
 // meanwhile; a failed read leaves its attribute empty.
-func (c *processCache) resolve(pid uint32, stat procStat, uid uint32, uidKnown bool) *processInfo {
-	info := &processInfo{PID: pid, PPID: stat.ppid, UID: uid, UIDKnown: uidKnown, ExecutableName: stat.comm,
+func (c *processCache) resolve(pid uint32, stat procStat) *processInfo {
+	info := &processInfo{PID: pid, PPID: stat.ppid, Command: stat.comm, CreationTime: c.creationTime(stat.startTime),
 		startTime: stat.startTime, leaderComm: stat.comm}
 	dir := c.pidDir(pid)
 	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
@@ -193,16 +212,45 @@ func (c *processCache) resolve(pid uint32, stat procStat, uid uint32, uidKnown b
 		info.ExecutableName = filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
 	}
 	if c.readCommandLine {
-		info.CommandLine = c.readCmdline(dir)
+		info.CommandArgs = c.readCmdline(dir)
+	}
+	if ids, ok := c.readUIDs(pid); ok {
+		info.RealUID, info.RealUIDKnown = ids.real, true
+		info.EffectiveUID, info.EffectiveUIDKnown = ids.effective, true
+		info.UserName = c.userName(ids.effective)
 	}
 	if f, err := os.Open(filepath.Join(dir, "cgroup")); err == nil {
 		info.ContainerID = containerIDFromCgroup(f)
 		f.Close()
 	}
-	if uidKnown {
-		info.Owner = c.userName(uid)
-	}
 	return info
+}
+
+// creationTime is process.creation.time: boot time plus the start time in clock ticks, at the 10 ms
+// resolution the kernel gives, the way ps and the host metrics receiver compute it (so the values join).
+func (c *processCache) creationTime(startTicks uint64) string {
+	if c.bootTime == 0 || startTicks == 0 {
+		return ""
+	}
+	ms := c.bootTime*1000 + startTicks*(1000/clockTicksPerSecond)
+	return time.UnixMilli(int64(ms)).UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// readBootTime reads btime, the boot time in seconds since the epoch, from <procRoot>/stat.
+func readBootTime(procRoot string) uint64 {
+	raw, err := os.ReadFile(filepath.Join(procRoot, "stat"))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(raw)) {
+		if rest, ok := strings.CutPrefix(line, "btime "); ok {
+			btime, err := strconv.ParseUint(strings.TrimSpace(rest), 10, 64)
+			if err == nil {
+				return btime
+			}
+		}
+	}
+	return 0
 }
 
 func (c *processCache) pidDir(pid uint32) string {
@@ -249,11 +297,13 @@ func parseStat(raw []byte) (procStat, error) {
 	return procStat{comm: string(raw[open+1 : closing]), ppid: uint32(ppid), startTime: start}, nil
 }
 
-// readUID returns the real user ID from /proc/<pid>/status.
-func (c *processCache) readUID(pid uint32) (uint32, bool) {
+type userIDs struct{ real, effective uint32 }
+
+// readUIDs returns the real and effective user IDs, the first two of the Uid line of /proc/<pid>/status.
+func (c *processCache) readUIDs(pid uint32) (userIDs, bool) {
 	raw, err := os.ReadFile(filepath.Join(c.pidDir(pid), "status"))
 	if err != nil {
-		return 0, false
+		return userIDs{}, false
 	}
 	for line := range strings.Lines(string(raw)) {
 		rest, ok := strings.CutPrefix(line, "Uid:")
@@ -261,25 +311,34 @@ func (c *processCache) readUID(pid uint32) (uint32, bool) {
 			continue
 		}
 		fields := strings.Fields(rest)
-		if len(fields) == 0 {
-			return 0, false
+		if len(fields) < 2 {
+			return userIDs{}, false
 		}
-		uid, err := strconv.ParseUint(fields[0], 10, 32)
-		return uint32(uid), err == nil
+		real, errReal := strconv.ParseUint(fields[0], 10, 32)
+		effective, errEffective := strconv.ParseUint(fields[1], 10, 32)
+		if errReal != nil || errEffective != nil {
+			return userIDs{}, false
+		}
+		return userIDs{real: uint32(real), effective: uint32(effective)}, true
 	}
-	return 0, false
+	return userIDs{}, false
 }
 
-func (c *processCache) readCmdline(dir string) string {
+// readCmdline splits /proc/<pid>/cmdline into its NUL-separated arguments (process.command_args), never
+// joining them: an argument may itself hold spaces.
+func (c *processCache) readCmdline(dir string) []string {
 	f, err := os.Open(filepath.Join(dir, "cmdline"))
 	if err != nil {
-		return ""
+		return nil
 	}
 	defer f.Close()
 	buf := make([]byte, maxCommandLine)
 	n, _ := f.Read(buf)
 	args := bytes.TrimRight(buf[:n], "\x00")
-	return string(bytes.ReplaceAll(args, []byte{0}, []byte{' '}))
+	if len(args) == 0 {
+		return nil // a kernel thread, or a process that is exiting
+	}
+	return strings.Split(string(args), "\x00")
 }
 
 func (c *processCache) userName(uid uint32) string {

@@ -76,14 +76,24 @@ func TestProcessEnrichmentFromProc(t *testing.T) {
 	assert.Equal(t, "postgres", p.ExecutableName, "the base name of /proc/<pid>/exe, not the thread's name")
 	assert.Equal(t, "/usr/lib/postgresql/16/bin/postgres", p.ExecutablePath)
 	assert.Equal(t, postgresContainer, p.ContainerID)
-	assert.Equal(t, "postgres", p.Owner)
-	assert.True(t, p.UIDKnown)
-	assert.Equal(t, uint32(999), p.UID)
-	assert.Empty(t, p.CommandLine, "command lines are read only when enabled")
+	assert.Equal(t, "postgres", p.UserName)
+	assert.True(t, p.RealUIDKnown)
+	assert.Equal(t, uint32(999), p.RealUID)
+	assert.True(t, p.EffectiveUIDKnown)
+	assert.Equal(t, uint32(999), p.EffectiveUID)
+	assert.Equal(t, "postgres", p.Command)
+	// btime 1700000000 (testdata/proc/stat) plus 812345 ticks of 10 ms.
+	assert.Equal(t, "2023-11-15T00:28:43.450Z", p.CreationTime)
+	assert.Empty(t, p.CommandArgs, "command lines are read only when enabled")
 
 	withCmdline := newTestProcessCache(filepath.Join("testdata", "proc"), true, clock)
 	p = withCmdline.forEvent(&bpf.Event{PID: 4300, UID: 1000, Comm: "api"})
-	assert.Equal(t, "/app/api --db=postgres://app:s3cret@10.0.0.5:5432/app", p.CommandLine)
+	assert.Equal(t, []string{"/app/api", "--db=postgres://app:s3cret@10.0.0.5:5432/app"}, p.CommandArgs, "argv as the process received it, never joined")
+	// A set-user-ID binary: the effective user (process.user.id) is not the real one (process.real_user.id).
+	assert.Equal(t, uint32(1000), p.RealUID)
+	assert.Equal(t, uint32(0), p.EffectiveUID)
+	assert.Equal(t, "root", p.UserName, "the effective user's name")
+	assert.Equal(t, "2023-11-15T00:45:30.000Z", p.CreationTime)
 	assert.Equal(t, "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d", p.ContainerID)
 	assert.Equal(t, uint32(4290), p.PPID)
 }
@@ -98,11 +108,13 @@ func TestProcessEnrichmentOfExitedProcess(t *testing.T) {
 	// PID 5000 exited before the event was read: what the kernel sent is all there is, plus the container
 	// of its cgroup if another process of that cgroup was seen.
 	p := cache.forEvent(&bpf.Event{PID: 5000, PPID: 4242, UID: 1000, Comm: "worker", CgroupID: 77})
-	assert.Equal(t, &processInfo{PID: 5000, PPID: 4242, UID: 1000, UIDKnown: true, ExecutableName: "worker",
-		Owner: "deploy", ContainerID: postgresContainer}, p)
+	// The kernel's comm names it for people, but is not posed as its executable; without /proc the effective
+	// user and the creation time are unknown.
+	assert.Equal(t, &processInfo{PID: 5000, PPID: 4242, RealUID: 1000, RealUIDKnown: true, Command: "worker",
+		ContainerID: postgresContainer}, p)
 
 	p = cache.forEvent(&bpf.Event{PID: 5001, PPID: 1, UID: 0, Comm: "cron", CgroupID: 12})
-	assert.Equal(t, &processInfo{PID: 5001, PPID: 1, UID: 0, UIDKnown: true, ExecutableName: "cron", Owner: "root"}, p)
+	assert.Equal(t, &processInfo{PID: 5001, PPID: 1, RealUID: 0, RealUIDKnown: true, Command: "cron"}, p)
 
 	assert.True(t, cache.exited(5000))
 	assert.False(t, cache.exited(4242))
@@ -162,7 +174,7 @@ func TestProcessEnrichmentSurvivesProcRaces(t *testing.T) {
 	}
 	require.NoError(t, os.Remove(filepath.Join(root, "4500", "exe")))
 	p := cache.forEvent(&bpf.Event{PID: 4500, PPID: 4490, UID: 1000, Comm: "java"})
-	assert.Equal(t, &processInfo{PID: 4500, PPID: 4490, UID: 1000, UIDKnown: true, ExecutableName: "java", Owner: "deploy"}, p)
+	assert.Equal(t, &processInfo{PID: 4500, PPID: 4490, RealUID: 1000, RealUIDKnown: true, Command: "java"}, p)
 
 	// A stat line cut in the middle.
 	require.NoError(t, os.WriteFile(filepath.Join(root, "4300", "stat"), []byte("4300 (api) S 4290 43"), 0o644))
@@ -196,19 +208,26 @@ func TestProcessCacheIsBounded(t *testing.T) {
 	assert.Equal(t, processCacheSize-1, cache.recency.Len())
 }
 
-func TestCommandLineOnlyWhenEnabled(t *testing.T) {
+func TestCommandArgsOnlyWhenEnabled(t *testing.T) {
 	clock := &testClock{now: time.Unix(1_700_000_000, 0)}
 	p := newTestProcessCache(filepath.Join("testdata", "proc"), true, clock).forEvent(&bpf.Event{PID: 4300, UID: 1000, Comm: "api"})
-	require.NotEmpty(t, p.CommandLine)
+	require.NotEmpty(t, p.CommandArgs)
 
 	cfg := createDefaultConfig()
-	res := processResource(metadata.NewResourceBuilder(cfg.builderConfig().ResourceAttributes), hostInfo{}, p)
-	_, ok := res.Attributes().Get("process.command_line")
+	res := processResource(metadata.NewResourceBuilder(cfg.ResourceAttributes), hostInfo{}, p)
+	_, ok := res.Attributes().Get("process.command_args")
 	assert.False(t, ok, "off by default: command lines can hold secrets")
 
-	cfg.IncludeCommandLine = true
-	res = processResource(metadata.NewResourceBuilder(cfg.builderConfig().ResourceAttributes), hostInfo{}, p)
-	v, ok := res.Attributes().Get("process.command_line")
+	cfg.ResourceAttributes.ProcessCommandArgs.Enabled = true
+	res = processResource(metadata.NewResourceBuilder(cfg.ResourceAttributes), hostInfo{}, p)
+	v, ok := res.Attributes().Get("process.command_args")
 	require.True(t, ok)
-	assert.Equal(t, "/app/api --db=postgres://app:s3cret@10.0.0.5:5432/app", v.Str())
+	assert.Equal(t, []any{"/app/api", "--db=postgres://app:s3cret@10.0.0.5:5432/app"}, v.Slice().AsRaw())
+	for key, want := range map[string]any{"process.user.id": int64(0), "process.real_user.id": int64(1000), "process.user.name": "root",
+		"process.creation.time": "2023-11-15T00:45:30.000Z", "process.executable.name": "api"} {
+		got, ok := res.Attributes().Get(key)
+		if assert.True(t, ok, key) {
+			assert.Equal(t, want, got.AsRaw(), key)
+		}
+	}
 }

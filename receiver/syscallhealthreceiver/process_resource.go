@@ -26,14 +26,20 @@ func processResource(rb *metadata.ResourceBuilder, host hostInfo, p *processInfo
 	if p.ExecutablePath != "" {
 		rb.SetProcessExecutablePath(p.ExecutablePath)
 	}
-	if p.CommandLine != "" {
-		rb.SetProcessCommandLine(p.CommandLine)
+	if len(p.CommandArgs) > 0 {
+		rb.SetProcessCommandArgs(stringsToAny(p.CommandArgs))
 	}
-	if p.UIDKnown {
-		rb.SetProcessUserID(int64(p.UID))
+	if p.CreationTime != "" {
+		rb.SetProcessCreationTime(p.CreationTime)
 	}
-	if p.Owner != "" {
-		rb.SetProcessOwner(p.Owner)
+	if p.RealUIDKnown {
+		rb.SetProcessRealUserID(int64(p.RealUID))
+	}
+	if p.EffectiveUIDKnown {
+		rb.SetProcessUserID(int64(p.EffectiveUID))
+	}
+	if p.UserName != "" {
+		rb.SetProcessUserName(p.UserName)
 	}
 	if p.ContainerID != "" {
 		rb.SetContainerID(p.ContainerID)
@@ -49,4 +55,12 @@ func hostResource(rb *metadata.ResourceBuilder, host hostInfo) pcommon.Resource 
 	}
 	rb.SetOsType("linux")
 	return rb.Emit()
+}
+
+func stringsToAny(values []string) []any {
+	out := make([]any, len(values))
+	for i, v := range values {
+		out[i] = v
+	}
+	return out
 }

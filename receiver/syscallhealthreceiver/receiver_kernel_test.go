@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,8 +87,9 @@ func TestLifecycleWithKernelProbes(t *testing.T) {
 	assert.Equal(t, failureEventName, record.EventName())
 	assert.Equal(t, plog.SeverityNumberWarn, record.SeverityNumber())
 	assert.Equal(t, map[string]any{
-		"syscall.name": "connect", "error.type": "ECONNREFUSED", "syscallhealth.errno": int64(unix.ECONNREFUSED),
+		"syscallhealth.syscall.name": "connect", "error.type": "ECONNREFUSED", "syscallhealth.errno": int64(unix.ECONNREFUSED),
 		"syscallhealth.category": "network", "thread.id": record.Attributes().AsRaw()["thread.id"],
+		"thread.name": threadName(t), "network.type": "ipv4",
 		"syscallhealth.error_count": int64(1), "syscallhealth.suppressed_count": int64(0),
 		"network.peer.address": "127.0.0.1", "network.peer.port": int64(port),
 	}, withoutLocalAddress(record.Attributes().AsRaw()))
@@ -96,7 +98,10 @@ func TestLifecycleWithKernelProbes(t *testing.T) {
 	attrs := resource.Attributes().AsRaw()
 	assert.Equal(t, exe, attrs["process.executable.path"])
 	assert.Equal(t, int64(os.Getppid()), attrs["process.parent_pid"])
-	assert.Equal(t, "root", attrs["process.owner"])
+	assert.Equal(t, "root", attrs["process.user.name"])
+	assert.Equal(t, int64(os.Geteuid()), attrs["process.user.id"])
+	assert.Equal(t, int64(os.Getuid()), attrs["process.real_user.id"])
+	assert.NotEmpty(t, attrs["process.creation.time"])
 	assert.Equal(t, "linux", attrs["os.type"])
 	assert.WithinDuration(t, time.Now(), record.Timestamp().AsTime(), 30*time.Second, "the failure's wall-clock time")
 
@@ -139,7 +144,7 @@ func latestFailureCount(all []pmetric.Metrics, pid int64, syscall, errno string)
 				dps := ms.At(j).Sum().DataPoints()
 				for k := 0; k < dps.Len(); k++ {
 					a := dps.At(k).Attributes().AsRaw()
-					if a["syscall.name"] == syscall && a["error.type"] == errno {
+					if a["syscallhealth.syscall.name"] == syscall && a["error.type"] == errno {
 						value = dps.At(k).IntValue()
 					}
 				}
@@ -147,4 +152,13 @@ func latestFailureCount(all []pmetric.Metrics, pid int64, syscall, errno string)
 		}
 	}
 	return value
+}
+
+// threadName is the kernel's name (comm) of this test process's threads: they inherit the process's, the
+// executable's base name cut to 15 bytes.
+func threadName(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile("/proc/self/comm")
+	require.NoError(t, err)
+	return strings.TrimSpace(string(raw))
 }

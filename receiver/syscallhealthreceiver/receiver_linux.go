@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -147,17 +146,17 @@ func (r *syscallHealthReceiver) Start(_ context.Context, host component.Host) er
 	}
 
 	loadTime := time.Now()
-	hostName, err := os.Hostname()
+	hostName, err := nodeName(r.procRoot)
 	if err != nil {
-		r.settings.Logger.Warn("host.name left out: the host name is not readable", zap.Error(err))
+		r.settings.Logger.Warn("host.name left out", zap.Error(err))
 	}
 	machine := hostInfo{name: hostName}
 	r.probe = probe
 	r.clock = bpf.NewBootClock()
-	r.processes = newProcessCache(r.procRoot, r.cfg.readsCommandLine())
+	r.processes = newProcessCache(r.procRoot, r.cfg.ResourceAttributes.ProcessCommandArgs.Enabled)
 	r.escalation = newEscalationTracker()
 	r.destination = newDestinationCounts(r.settings.Logger, r.cfg.Metrics.SyscallhealthConnectFailures.Enabled, pcommon.NewTimestampFromTime(loadTime))
-	mbc := r.cfg.builderConfig()
+	mbc := r.cfg.MetricsBuilderConfig
 	r.batch = newLogBatch(machine, mbc.ResourceAttributes, r.settings.BuildInfo.Version)
 	mb := metadata.NewMetricsBuilder(mbc, r.settings, metadata.WithStartTime(pcommon.NewTimestampFromTime(loadTime)))
 	r.findings = engine
@@ -269,7 +268,7 @@ func (r *syscallHealthReceiver) handleEvent(ev *bpf.Event) {
 	if r.findings != nil {
 		r.findings.ObserveEvent(eventObservation(ev, p, names, r.clock))
 	}
-	if r.nextLogs == nil {
+	if r.nextLogs == nil || !r.cfg.Events.SyscallhealthFailure.Enabled {
 		return
 	}
 	sev := r.escalation.severityOf(ev, names.syscall, names.errno)
@@ -307,7 +306,7 @@ func (r *syscallHealthReceiver) evaluateFindings() {
 		return
 	}
 	transitions := r.findings.Evaluate()
-	if r.nextLogs != nil && len(transitions) > 0 {
+	if r.nextLogs != nil && r.cfg.Events.SyscallhealthIssue.Enabled && len(transitions) > 0 {
 		r.batch.addFindings(transitions)
 	}
 }

@@ -66,16 +66,18 @@ func TestRecordedTraceToLogs(t *testing.T) {
 			require.Equal(t, 1, logs.ResourceLogs().Len(), "one process")
 			res := logs.ResourceLogs().At(0).Resource().Attributes().AsRaw()
 			assert.Equal(t, int64(run.Trigger.PID), res["process.pid"])
-			assert.Equal(t, first.Comm, res["process.executable.name"], "the kernel's comm for a process that exited")
+			assert.NotContains(t, res, "process.executable.name", "the process had exited: its executable is unknown, the comm is no substitute")
 			assert.Equal(t, int64(first.PPID), res["process.parent_pid"])
-			assert.Equal(t, int64(first.UID), res["process.user.id"])
+			assert.Equal(t, int64(first.UID), res["process.real_user.id"])
+			assert.NotContains(t, res, "process.user.id", "the kernel sends the real user ID only; the effective one is read from /proc")
 
 			records := logs.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
 			for i := 0; i < records.Len(); i++ {
 				lr, recorded := records.At(i), run.Events[i]
 				attrs := lr.Attributes().AsRaw()
 				assert.Equal(t, failureEventName, lr.EventName())
-				assert.Equal(t, run.Trigger.Syscall, attrs["syscall.name"])
+				assert.Equal(t, run.Trigger.Syscall, attrs["syscallhealth.syscall.name"])
+				assert.Equal(t, recorded.Comm, attrs["thread.name"])
 				assert.Equal(t, run.Trigger.Errno, attrs["error.type"])
 				assert.Equal(t, int64(recorded.ErrorCount), attrs["syscallhealth.error_count"])
 				assert.Equal(t, int64(recorded.Suppressed), attrs["syscallhealth.suppressed_count"])
@@ -107,7 +109,7 @@ func TestRecordedTraceToLogs(t *testing.T) {
 // level up when its key failed fast.
 func baseSeverityOrEscalated(lr plog.LogRecord) plog.SeverityNumber {
 	attrs := lr.Attributes().AsRaw()
-	base := baseSeverity(attrs["syscall.name"].(string), attrs["error.type"].(string))
+	base := baseSeverity(attrs["syscallhealth.syscall.name"].(string), attrs["error.type"].(string))
 	if lr.SeverityNumber() != base {
 		return escalated(base)
 	}

@@ -63,9 +63,9 @@ func title(t *Transition) string {
 		if s.Type == SubjectHost {
 			return "The host has run out of file descriptors"
 		}
-		return "Process " + processLabel(s.Executable, s.PID) + " has run out of file descriptors"
+		return "Process " + processLabel(s.processLabel(), s.PID) + " has run out of file descriptors"
 	case KindMemoryExhaustion:
-		text := "Process " + processLabel(s.Executable, s.PID)
+		text := "Process " + processLabel(s.processLabel(), s.PID)
 		if s.ContainerID != "" {
 			text += " in container " + shortID(s.ContainerID)
 		}
@@ -79,7 +79,7 @@ func title(t *Transition) string {
 		case SubjectHostTasks:
 			return fmt.Sprintf("The host has run out of tasks (limit %d from kernel.threads-max, kernel.pid_max)", s.Limit)
 		}
-		return withExecutable("Forks fail", s.Executable) + " at a task limit that no longer held when checked"
+		return withExecutable("Forks fail", processName{executable: s.Executable, command: s.Command}) + " at a task limit that no longer held when checked"
 	case KindConnectionRefused:
 		return "Connections to " + s.Name + " are refused"
 	case KindConnectionTimeout:
@@ -90,8 +90,8 @@ func title(t *Transition) string {
 		return "Address " + s.Name + " is already in use"
 	case KindPermissionDenied:
 		who := ""
-		if s.Executable != "" {
-			who = " to " + s.Executable
+		if label := s.processLabel(); label != "" {
+			who = " to " + label
 		}
 		switch {
 		case s.Path != "":

@@ -53,7 +53,7 @@ func TestRealWritesToDevFullOpenNoFinding(t *testing.T) {
 				continue
 			}
 			engine.ObserveEvent(Observation{
-				PID: ev.PID, UID: ev.UID, Executable: ev.Comm,
+				PID: ev.PID, UID: ev.UID, Command: ev.Comm,
 				Syscall: bpf.SyscallName(ev.Syscall), Errno: ev.Errno.Name(), Category: ev.Category.String(),
 				Path: ev.Path, Total: ev.ErrorCount,
 			})

@@ -33,7 +33,7 @@ func (r *subjectResolver) filesystemSubject(k Kind, o *Observation) (Subject, re
 		if m, ok := r.openFiles.filesystemFor(k, o.PID); ok {
 			return mountSubject(m), subjectFound
 		}
-		return unknownMountSubject(o.Executable), subjectFallback
+		return unknownMountSubject(o.process()), subjectFallback
 	}
 	l := r.mounts.resolve(o.PID, o.Path, o.ContainerID == "")
 	switch l.fileType {
@@ -57,5 +57,5 @@ func (r *subjectResolver) filesystemSubject(k Kind, o *Observation) (Subject, re
 	case path.IsAbs(l.abs):
 		return mountSubject(Mount{MountPoint: path.Dir(l.abs)}), subjectFound
 	}
-	return unknownMountSubject(o.Executable), subjectFallback
+	return unknownMountSubject(o.process()), subjectFallback
 }

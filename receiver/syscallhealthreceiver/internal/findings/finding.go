@@ -106,8 +106,8 @@ func (f *finding) trackProcess(o *Observation, at time.Time) {
 		if at.After(p.lastSeen) {
 			p.lastSeen = at
 		}
-		if o.Executable != "" {
-			p.executable = o.Executable
+		if label := o.process().label(); label != "" {
+			p.executable = label
 		}
 		return
 	}
@@ -115,7 +115,7 @@ func (f *finding) trackProcess(o *Observation, at time.Time) {
 	if o.ContainerID != "" && !slices.Contains(f.containers, o.ContainerID) && len(f.containers) < maxTrackedContainers {
 		f.containers = append(f.containers, o.ContainerID)
 	}
-	p := affectedProcess{pid: o.PID, executable: o.Executable, containerID: o.ContainerID, lastSeen: at}
+	p := affectedProcess{pid: o.PID, executable: o.process().label(), containerID: o.ContainerID, lastSeen: at}
 	if len(f.processes) < maxTrackedProcesses {
 		f.processes = append(f.processes, p)
 		return

@@ -70,14 +70,16 @@ func TestFillLogRecordSubjects(t *testing.T) {
 			map[string]any{"syscallhealth.issue.cgroup": "/ci", "syscallhealth.issue.pids_max": int64(16)}},
 		{userSubject(1000, 64), map[string]any{"user.id": "1000", "syscallhealth.issue.rlimit_nproc": int64(64)}},
 		{hostTasksSubject(4000), map[string]any{"syscallhealth.issue.task_limit": int64(4000)}},
-		{unknownLimitSubject("sh"), map[string]any{"process.executable.name": "sh"}},
+		{unknownLimitSubject(processName{executable: "sh"}), map[string]any{"process.executable.name": "sh"}},
+		// A process known only by the kernel's name: named in the subject, but not posing as its executable.
+		{unknownLimitSubject(processName{command: "kworker"}), map[string]any{"syscallhealth.issue.subject": "unknown limit (kworker)", "process.executable.name": nil}},
 		{peerSubject(netip.MustParseAddrPort("[::ffff:127.0.0.1]:5432")),
 			map[string]any{"network.peer.address": "127.0.0.1", "network.peer.port": int64(5432)}},
 		{localSubject(netip.MustParseAddrPort("[::]:8080")),
 			map[string]any{"network.local.address": "::", "network.local.port": int64(8080)}},
-		{accessAddressSubject(netip.MustParseAddrPort("0.0.0.0:80"), true, "web"),
+		{accessAddressSubject(netip.MustParseAddrPort("0.0.0.0:80"), true, processName{executable: "web"}),
 			map[string]any{"process.executable.name": "web", "network.local.address": "0.0.0.0", "network.local.port": int64(80)}},
-		{accessPathSubject("/etc/shadow", "cat"),
+		{accessPathSubject("/etc/shadow", processName{executable: "cat"}),
 			map[string]any{"process.executable.name": "cat", "file.path": "/etc/shadow"}},
 	}
 	for _, tt := range tests {

@@ -73,13 +73,13 @@ func TestSubjectNames(t *testing.T) {
 	tests := map[string]Subject{
 		"pid 42 (api)":           processSubject(&Observation{PID: 42, Executable: "api"}),
 		"pid 42":                 processSubject(&Observation{PID: 42}),
-		"unknown address (curl)": unknownAddressSubject("curl"),
-		"unknown filesystem":     unknownMountSubject(""),
-		"/etc/shadow (cat)":      accessPathSubject("/etc/shadow", "cat"),
-		"unknown target (nginx)": unknownAccessSubject("nginx"),
+		"unknown address (curl)": unknownAddressSubject(processName{executable: "curl"}),
+		"unknown filesystem":     unknownMountSubject(processName{executable: ""}),
+		"/etc/shadow (cat)":      accessPathSubject("/etc/shadow", processName{executable: "cat"}),
+		"unknown target (nginx)": unknownAccessSubject(processName{executable: "nginx"}),
 		"cgroup /ci":             cgroupSubject(pidsLimit{cgroup: "/ci", max: 1}, ""),
 		"uid 1000":               userSubject(1000, 64),
-		"unknown limit (sh)":     unknownLimitSubject("sh"),
+		"unknown limit (sh)":     unknownLimitSubject(processName{executable: "sh"}),
 		"host":                   hostSubject(),
 	}
 	for want, s := range tests {

@@ -22,7 +22,8 @@ type Observation struct {
 
 	PID         uint32
 	UID         uint32
-	Executable  string // process.executable.name, or the kernel's comm when /proc is gone
+	Executable  string // base name of /proc/<pid>/exe (process.executable.name); "" when it was not readable
+	Command     string // the kernel's name of the process (comm): names it in texts when Executable is unknown
 	ContainerID string // empty outside containers
 
 	Syscall  string // "openat"
@@ -35,4 +36,9 @@ type Observation struct {
 	Peer  netip.AddrPort
 
 	Total uint64
+}
+
+// process is how findings name the process of an observation.
+func (o *Observation) process() processName {
+	return processName{executable: o.Executable, command: o.Command}
 }

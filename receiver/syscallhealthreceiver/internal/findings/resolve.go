@@ -54,27 +54,27 @@ func (r *subjectResolver) resolve(k Kind, o *Observation) (Subject, resolution) 
 		if limit, ok := nprocLimit(r.procRoot, o.PID, o.UID); ok {
 			return userSubject(o.UID, limit), subjectFound
 		}
-		return unknownLimitSubject(o.Executable), subjectFallback
+		return unknownLimitSubject(o.process()), subjectFallback
 	case KindConnectionRefused, KindConnectionTimeout, KindNetworkUnreachable:
 		if o.Peer.IsValid() {
 			return peerSubject(o.Peer), subjectFound
 		}
-		return unknownAddressSubject(o.Executable), subjectFallback
+		return unknownAddressSubject(o.process()), subjectFallback
 	case KindPortConflict:
 		if o.Local.IsValid() {
 			return localSubject(o.Local), subjectFound
 		}
-		return unknownAddressSubject(o.Executable), subjectFallback
+		return unknownAddressSubject(o.process()), subjectFallback
 	case KindPermissionDenied:
 		switch {
 		case o.Path != "":
-			return accessPathSubject(o.Path, o.Executable), subjectFound
+			return accessPathSubject(o.Path, o.process()), subjectFound
 		case o.Local.IsValid() && o.Syscall == "bind":
-			return accessAddressSubject(o.Local, true, o.Executable), subjectFound
+			return accessAddressSubject(o.Local, true, o.process()), subjectFound
 		case o.Peer.IsValid():
-			return accessAddressSubject(o.Peer, false, o.Executable), subjectFound
+			return accessAddressSubject(o.Peer, false, o.process()), subjectFound
 		}
-		return unknownAccessSubject(o.Executable), subjectFallback
+		return unknownAccessSubject(o.process()), subjectFallback
 	}
 	return Subject{}, subjectFallback
 }

@@ -1,6 +1,7 @@
 package findings
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 )
@@ -33,7 +34,8 @@ type Subject struct {
 
 	Mount       Mount
 	PID         uint32
-	Executable  string
+	Executable  string // process.executable.name; "" when unknown
+	Command     string // the kernel's name of the process, for texts when Executable is unknown
 	ContainerID string
 	Cgroup      string
 	// Limit is the limit found binding: pids.max, RLIMIT_NPROC or the host's task limit.
@@ -53,14 +55,14 @@ func deviceSubject(p string) Subject {
 	return Subject{Type: SubjectDevice, Name: p, Path: p}
 }
 
-func unknownMountSubject(exe string) Subject {
-	return Subject{Type: SubjectUnknownMount, Name: withExecutable("unknown filesystem", exe), Executable: exe}
+func unknownMountSubject(p processName) Subject {
+	return Subject{Type: SubjectUnknownMount, Name: withExecutable("unknown filesystem", p), Executable: p.executable, Command: p.command}
 }
 
 func processSubject(o *Observation) Subject {
 	return Subject{
-		Type: SubjectProcess, Name: withExecutable(fmt.Sprintf("pid %d", o.PID), o.Executable),
-		PID: o.PID, Executable: o.Executable, ContainerID: o.ContainerID,
+		Type: SubjectProcess, Name: withExecutable(fmt.Sprintf("pid %d", o.PID), o.process()),
+		PID: o.PID, Executable: o.Executable, Command: o.Command, ContainerID: o.ContainerID,
 	}
 }
 
@@ -78,8 +80,8 @@ func hostTasksSubject(limit int64) Subject {
 	return Subject{Type: SubjectHostTasks, Name: "host", Limit: limit}
 }
 
-func unknownLimitSubject(exe string) Subject {
-	return Subject{Type: SubjectUnknownLimit, Name: withExecutable("unknown limit", exe), Executable: exe}
+func unknownLimitSubject(p processName) Subject {
+	return Subject{Type: SubjectUnknownLimit, Name: withExecutable("unknown limit", p), Executable: p.executable, Command: p.command}
 }
 
 func peerSubject(a netip.AddrPort) Subject {
@@ -90,26 +92,36 @@ func localSubject(a netip.AddrPort) Subject {
 	return Subject{Type: SubjectLocal, Name: a.String(), Address: a}
 }
 
-func unknownAddressSubject(exe string) Subject {
-	return Subject{Type: SubjectUnknownAddress, Name: withExecutable("unknown address", exe), Executable: exe}
+func unknownAddressSubject(p processName) Subject {
+	return Subject{Type: SubjectUnknownAddress, Name: withExecutable("unknown address", p), Executable: p.executable, Command: p.command}
 }
 
-func accessPathSubject(p, exe string) Subject {
-	return Subject{Type: SubjectAccess, Name: withExecutable(p, exe), Path: p, Executable: exe}
+func accessPathSubject(path string, p processName) Subject {
+	return Subject{Type: SubjectAccess, Name: withExecutable(path, p), Path: path, Executable: p.executable, Command: p.command}
 }
 
-func accessAddressSubject(a netip.AddrPort, local bool, exe string) Subject {
-	return Subject{Type: SubjectAccess, Name: withExecutable(a.String(), exe), Address: a, AddressIsLocal: local, Executable: exe}
+func accessAddressSubject(a netip.AddrPort, local bool, p processName) Subject {
+	return Subject{Type: SubjectAccess, Name: withExecutable(a.String(), p), Address: a, AddressIsLocal: local,
+		Executable: p.executable, Command: p.command}
 }
 
-func unknownAccessSubject(exe string) Subject {
-	return Subject{Type: SubjectUnknownAccess, Name: withExecutable("unknown target", exe), Executable: exe}
+func unknownAccessSubject(p processName) Subject {
+	return Subject{Type: SubjectUnknownAccess, Name: withExecutable("unknown target", p), Executable: p.executable, Command: p.command}
 }
 
-// withExecutable appends the executable to a subject name when it is known: "pid 42 (api)".
-func withExecutable(name, exe string) string {
-	if exe == "" {
+// processName names a process: its executable, else the kernel's name for it.
+type processName struct{ executable, command string }
+
+func (p processName) label() string { return cmp.Or(p.executable, p.command) }
+
+// processLabel is the name texts use for the subject's process.
+func (s Subject) processLabel() string { return cmp.Or(s.Executable, s.Command) }
+
+// withExecutable appends the process's name to a subject name when it is known: "pid 42 (api)".
+func withExecutable(name string, p processName) string {
+	label := p.label()
+	if label == "" {
 		return name
 	}
-	return name + " (" + exe + ")"
+	return name + " (" + label + ")"
 }

@@ -4,6 +4,7 @@ package metadata
 
 import (
 	"fmt"
+	"slices"
 
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/filter"
@@ -48,6 +49,9 @@ func (ms *SyscallhealthConnectFailuresMetricConfig) Validate() error {
 		default:
 			return fmt.Errorf("metric syscallhealth.connect.failures doesn't have an attribute %v, valid attributes: [network.peer.address, network.peer.port, error.type]", val)
 		}
+	}
+	if !slices.Contains(ms.EnabledAttributes, SyscallhealthConnectFailuresMetricAttributeKeyErrorType) {
+		return fmt.Errorf("error.type is a required attribute for syscallhealth.connect.failures metric and must be included")
 	}
 
 	switch ms.AggregationStrategy {
@@ -147,22 +151,10 @@ func (ms *SyscallhealthEventsSuppressedMetricConfig) Unmarshal(parser *confmap.C
 	return nil
 }
 
-// SyscallhealthFailuresMetricAttributeKey specifies the key of an attribute for the syscallhealth.failures metric.
-type SyscallhealthFailuresMetricAttributeKey string
-
-const (
-	SyscallhealthFailuresMetricAttributeKeySyscallName           SyscallhealthFailuresMetricAttributeKey = "syscall.name"
-	SyscallhealthFailuresMetricAttributeKeyErrorType             SyscallhealthFailuresMetricAttributeKey = "error.type"
-	SyscallhealthFailuresMetricAttributeKeySyscallhealthCategory SyscallhealthFailuresMetricAttributeKey = "syscallhealth.category"
-)
-
 // SyscallhealthFailuresMetricConfig provides config for the syscallhealth.failures metric.
 type SyscallhealthFailuresMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
 	enabledSetByUser bool
-
-	AggregationStrategy string                                    `mapstructure:"aggregation_strategy"`
-	EnabledAttributes   []SyscallhealthFailuresMetricAttributeKey `mapstructure:"attributes"`
 }
 
 func (ms *SyscallhealthFailuresMetricConfig) Unmarshal(parser *confmap.Conf) error {
@@ -176,24 +168,6 @@ func (ms *SyscallhealthFailuresMetricConfig) Unmarshal(parser *confmap.Conf) err
 	}
 
 	ms.enabledSetByUser = parser.IsSet("enabled")
-	return nil
-}
-
-func (ms *SyscallhealthFailuresMetricConfig) Validate() error {
-	for _, val := range ms.EnabledAttributes {
-		switch val {
-		case SyscallhealthFailuresMetricAttributeKeySyscallName, SyscallhealthFailuresMetricAttributeKeyErrorType, SyscallhealthFailuresMetricAttributeKeySyscallhealthCategory:
-		default:
-			return fmt.Errorf("metric syscallhealth.failures doesn't have an attribute %v, valid attributes: [syscall.name, error.type, syscallhealth.category]", val)
-		}
-	}
-
-	switch ms.AggregationStrategy {
-	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
-	default:
-		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
-	}
-
 	return nil
 }
 
@@ -237,20 +211,10 @@ func (ms *SyscallhealthFailuresUntrackedMetricConfig) Unmarshal(parser *confmap.
 	return nil
 }
 
-// SyscallhealthIssuesActiveMetricAttributeKey specifies the key of an attribute for the syscallhealth.issues.active metric.
-type SyscallhealthIssuesActiveMetricAttributeKey string
-
-const (
-	SyscallhealthIssuesActiveMetricAttributeKeySyscallhealthIssueKind SyscallhealthIssuesActiveMetricAttributeKey = "syscallhealth.issue.kind"
-)
-
 // SyscallhealthIssuesActiveMetricConfig provides config for the syscallhealth.issues.active metric.
 type SyscallhealthIssuesActiveMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
 	enabledSetByUser bool
-
-	AggregationStrategy string                                        `mapstructure:"aggregation_strategy"`
-	EnabledAttributes   []SyscallhealthIssuesActiveMetricAttributeKey `mapstructure:"attributes"`
 }
 
 func (ms *SyscallhealthIssuesActiveMetricConfig) Unmarshal(parser *confmap.Conf) error {
@@ -264,24 +228,6 @@ func (ms *SyscallhealthIssuesActiveMetricConfig) Unmarshal(parser *confmap.Conf)
 	}
 
 	ms.enabledSetByUser = parser.IsSet("enabled")
-	return nil
-}
-
-func (ms *SyscallhealthIssuesActiveMetricConfig) Validate() error {
-	for _, val := range ms.EnabledAttributes {
-		switch val {
-		case SyscallhealthIssuesActiveMetricAttributeKeySyscallhealthIssueKind:
-		default:
-			return fmt.Errorf("metric syscallhealth.issues.active doesn't have an attribute %v, valid attributes: [syscallhealth.issue.kind]", val)
-		}
-	}
-
-	switch ms.AggregationStrategy {
-	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
-	default:
-		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
-	}
-
 	return nil
 }
 
@@ -365,9 +311,7 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled: true,
 		},
 		SyscallhealthFailures: SyscallhealthFailuresMetricConfig{
-			Enabled:             true,
-			AggregationStrategy: AggregationStrategySum,
-			EnabledAttributes:   []SyscallhealthFailuresMetricAttributeKey{SyscallhealthFailuresMetricAttributeKeySyscallName, SyscallhealthFailuresMetricAttributeKeyErrorType, SyscallhealthFailuresMetricAttributeKeySyscallhealthCategory},
+			Enabled: true,
 		},
 		SyscallhealthFailuresUndelivered: SyscallhealthFailuresUndeliveredMetricConfig{
 			Enabled: true,
@@ -376,14 +320,48 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled: true,
 		},
 		SyscallhealthIssuesActive: SyscallhealthIssuesActiveMetricConfig{
-			Enabled:             true,
-			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []SyscallhealthIssuesActiveMetricAttributeKey{SyscallhealthIssuesActiveMetricAttributeKeySyscallhealthIssueKind},
+			Enabled: true,
 		},
 		SyscallhealthIssuesEvicted: SyscallhealthIssuesEvictedMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []SyscallhealthIssuesEvictedMetricAttributeKey{SyscallhealthIssuesEvictedMetricAttributeKeySyscallhealthEvictionTarget},
+		},
+	}
+}
+
+// EventConfig provides common config for a particular event.
+type EventConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+
+	enabledSetByUser bool
+}
+
+func (ec *EventConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+	err := parser.Unmarshal(ec)
+	if err != nil {
+		return err
+	}
+	ec.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// EventsConfig provides config for syscallhealth events.
+type EventsConfig struct {
+	SyscallhealthFailure EventConfig `mapstructure:"syscallhealth.failure"`
+	SyscallhealthIssue   EventConfig `mapstructure:"syscallhealth.issue"`
+}
+
+func DefaultEventsConfig() EventsConfig {
+	return EventsConfig{
+		SyscallhealthFailure: EventConfig{
+			Enabled: true,
+		},
+		SyscallhealthIssue: EventConfig{
+			Enabled: true,
 		},
 	}
 }
@@ -398,6 +376,13 @@ type ResourceAttributeConfig struct {
 	// If the list is not empty, metrics with matching resource attribute values will not be emitted.
 	// MetricsInclude has higher priority than MetricsExclude.
 	MetricsExclude []filter.Config `mapstructure:"metrics_exclude"`
+	// Experimental: EventsInclude defines a list of filters for attribute values.
+	// If the list is not empty, only events with matching resource attribute values will be emitted.
+	EventsInclude []filter.Config `mapstructure:"events_include"`
+	// Experimental: EventsExclude defines a list of filters for attribute values.
+	// If the list is not empty, events with matching resource attribute values will not be emitted.
+	// EventsInclude has higher priority than EventsExclude.
+	EventsExclude []filter.Config `mapstructure:"events_exclude"`
 
 	enabledSetByUser bool
 }
@@ -419,13 +404,15 @@ type ResourceAttributesConfig struct {
 	ContainerID           ResourceAttributeConfig `mapstructure:"container.id"`
 	HostName              ResourceAttributeConfig `mapstructure:"host.name"`
 	OsType                ResourceAttributeConfig `mapstructure:"os.type"`
-	ProcessCommandLine    ResourceAttributeConfig `mapstructure:"process.command_line"`
+	ProcessCommandArgs    ResourceAttributeConfig `mapstructure:"process.command_args"`
+	ProcessCreationTime   ResourceAttributeConfig `mapstructure:"process.creation.time"`
 	ProcessExecutableName ResourceAttributeConfig `mapstructure:"process.executable.name"`
 	ProcessExecutablePath ResourceAttributeConfig `mapstructure:"process.executable.path"`
-	ProcessOwner          ResourceAttributeConfig `mapstructure:"process.owner"`
 	ProcessParentPid      ResourceAttributeConfig `mapstructure:"process.parent_pid"`
 	ProcessPid            ResourceAttributeConfig `mapstructure:"process.pid"`
+	ProcessRealUserID     ResourceAttributeConfig `mapstructure:"process.real_user.id"`
 	ProcessUserID         ResourceAttributeConfig `mapstructure:"process.user.id"`
+	ProcessUserName       ResourceAttributeConfig `mapstructure:"process.user.name"`
 }
 
 func DefaultResourceAttributesConfig() ResourceAttributesConfig {
@@ -439,16 +426,16 @@ func DefaultResourceAttributesConfig() ResourceAttributesConfig {
 		OsType: ResourceAttributeConfig{
 			Enabled: true,
 		},
-		ProcessCommandLine: ResourceAttributeConfig{
+		ProcessCommandArgs: ResourceAttributeConfig{
 			Enabled: false,
+		},
+		ProcessCreationTime: ResourceAttributeConfig{
+			Enabled: true,
 		},
 		ProcessExecutableName: ResourceAttributeConfig{
 			Enabled: true,
 		},
 		ProcessExecutablePath: ResourceAttributeConfig{
-			Enabled: true,
-		},
-		ProcessOwner: ResourceAttributeConfig{
 			Enabled: true,
 		},
 		ProcessParentPid: ResourceAttributeConfig{
@@ -457,7 +444,13 @@ func DefaultResourceAttributesConfig() ResourceAttributesConfig {
 		ProcessPid: ResourceAttributeConfig{
 			Enabled: true,
 		},
+		ProcessRealUserID: ResourceAttributeConfig{
+			Enabled: true,
+		},
 		ProcessUserID: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		ProcessUserName: ResourceAttributeConfig{
 			Enabled: true,
 		},
 	}
@@ -479,4 +472,17 @@ func NewDefaultMetricsBuilderConfig() MetricsBuilderConfig {
 // Deprecated: Use NewDefaultMetricsBuilderConfig.
 func DefaultMetricsBuilderConfig() MetricsBuilderConfig {
 	return NewDefaultMetricsBuilderConfig()
+}
+
+// LogsBuilderConfig is a configuration for syscallhealth logs builder.
+type LogsBuilderConfig struct {
+	Events             EventsConfig             `mapstructure:"events"`
+	ResourceAttributes ResourceAttributesConfig `mapstructure:"resource_attributes"`
+}
+
+func DefaultLogsBuilderConfig() LogsBuilderConfig {
+	return LogsBuilderConfig{
+		Events:             DefaultEventsConfig(),
+		ResourceAttributes: DefaultResourceAttributesConfig(),
+	}
 }

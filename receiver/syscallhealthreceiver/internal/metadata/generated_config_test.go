@@ -43,9 +43,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled: true,
 					},
 					SyscallhealthFailures: SyscallhealthFailuresMetricConfig{
-						Enabled:             true,
-						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []SyscallhealthFailuresMetricAttributeKey{SyscallhealthFailuresMetricAttributeKeySyscallName, SyscallhealthFailuresMetricAttributeKeyErrorType, SyscallhealthFailuresMetricAttributeKeySyscallhealthCategory},
+						Enabled: true,
 					},
 					SyscallhealthFailuresUndelivered: SyscallhealthFailuresUndeliveredMetricConfig{
 						Enabled: true,
@@ -54,9 +52,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled: true,
 					},
 					SyscallhealthIssuesActive: SyscallhealthIssuesActiveMetricConfig{
-						Enabled:             true,
-						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []SyscallhealthIssuesActiveMetricAttributeKey{SyscallhealthIssuesActiveMetricAttributeKeySyscallhealthIssueKind},
+						Enabled: true,
 					},
 					SyscallhealthIssuesEvicted: SyscallhealthIssuesEvictedMetricConfig{
 						Enabled:             true,
@@ -68,13 +64,15 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					ContainerID:           ResourceAttributeConfig{Enabled: true},
 					HostName:              ResourceAttributeConfig{Enabled: true},
 					OsType:                ResourceAttributeConfig{Enabled: true},
-					ProcessCommandLine:    ResourceAttributeConfig{Enabled: true},
+					ProcessCommandArgs:    ResourceAttributeConfig{Enabled: true},
+					ProcessCreationTime:   ResourceAttributeConfig{Enabled: true},
 					ProcessExecutableName: ResourceAttributeConfig{Enabled: true},
 					ProcessExecutablePath: ResourceAttributeConfig{Enabled: true},
-					ProcessOwner:          ResourceAttributeConfig{Enabled: true},
 					ProcessParentPid:      ResourceAttributeConfig{Enabled: true},
 					ProcessPid:            ResourceAttributeConfig{Enabled: true},
+					ProcessRealUserID:     ResourceAttributeConfig{Enabled: true},
 					ProcessUserID:         ResourceAttributeConfig{Enabled: true},
+					ProcessUserName:       ResourceAttributeConfig{Enabled: true},
 				},
 			},
 		},
@@ -99,9 +97,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled: false,
 					},
 					SyscallhealthFailures: SyscallhealthFailuresMetricConfig{
-						Enabled:             false,
-						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []SyscallhealthFailuresMetricAttributeKey{SyscallhealthFailuresMetricAttributeKeySyscallName, SyscallhealthFailuresMetricAttributeKeyErrorType, SyscallhealthFailuresMetricAttributeKeySyscallhealthCategory},
+						Enabled: false,
 					},
 					SyscallhealthFailuresUndelivered: SyscallhealthFailuresUndeliveredMetricConfig{
 						Enabled: false,
@@ -110,9 +106,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled: false,
 					},
 					SyscallhealthIssuesActive: SyscallhealthIssuesActiveMetricConfig{
-						Enabled:             false,
-						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []SyscallhealthIssuesActiveMetricAttributeKey{SyscallhealthIssuesActiveMetricAttributeKeySyscallhealthIssueKind},
+						Enabled: false,
 					},
 					SyscallhealthIssuesEvicted: SyscallhealthIssuesEvictedMetricConfig{
 						Enabled:             false,
@@ -124,13 +118,15 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					ContainerID:           ResourceAttributeConfig{Enabled: false},
 					HostName:              ResourceAttributeConfig{Enabled: false},
 					OsType:                ResourceAttributeConfig{Enabled: false},
-					ProcessCommandLine:    ResourceAttributeConfig{Enabled: false},
+					ProcessCommandArgs:    ResourceAttributeConfig{Enabled: false},
+					ProcessCreationTime:   ResourceAttributeConfig{Enabled: false},
 					ProcessExecutableName: ResourceAttributeConfig{Enabled: false},
 					ProcessExecutablePath: ResourceAttributeConfig{Enabled: false},
-					ProcessOwner:          ResourceAttributeConfig{Enabled: false},
 					ProcessParentPid:      ResourceAttributeConfig{Enabled: false},
 					ProcessPid:            ResourceAttributeConfig{Enabled: false},
+					ProcessRealUserID:     ResourceAttributeConfig{Enabled: false},
 					ProcessUserID:         ResourceAttributeConfig{Enabled: false},
+					ProcessUserName:       ResourceAttributeConfig{Enabled: false},
 				},
 			},
 		},
@@ -167,30 +163,6 @@ func TestSyscallhealthEventsDroppedMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
-func TestSyscallhealthFailuresMetricsConfig_Validate(t *testing.T) {
-	cfg := DefaultMetricsConfig().SyscallhealthFailures
-	require.NoError(t, cfg.Validate())
-
-	cfg.EnabledAttributes = []SyscallhealthFailuresMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric syscallhealth.failures doesn't have an attribute invalid, valid attributes: [syscall.name, error.type, syscallhealth.category]")
-
-	cfg = DefaultMetricsConfig().SyscallhealthFailures
-	cfg.AggregationStrategy = "invalid"
-	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
-}
-
-func TestSyscallhealthIssuesActiveMetricsConfig_Validate(t *testing.T) {
-	cfg := DefaultMetricsConfig().SyscallhealthIssuesActive
-	require.NoError(t, cfg.Validate())
-
-	cfg.EnabledAttributes = []SyscallhealthIssuesActiveMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric syscallhealth.issues.active doesn't have an attribute invalid, valid attributes: [syscallhealth.issue.kind]")
-
-	cfg = DefaultMetricsConfig().SyscallhealthIssuesActive
-	cfg.AggregationStrategy = "invalid"
-	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
-}
-
 func TestSyscallhealthIssuesEvictedMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().SyscallhealthIssuesEvicted
 	require.NoError(t, cfg.Validate())
@@ -213,6 +185,16 @@ func loadMetricsBuilderConfig(t *testing.T, name string) MetricsBuilderConfig {
 	return cfg
 }
 
+func loadLogsBuilderConfig(t *testing.T, name string) LogsBuilderConfig {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(name)
+	require.NoError(t, err)
+	cfg := DefaultLogsBuilderConfig()
+	require.NoError(t, sub.Unmarshal(&cfg, confmap.WithIgnoreUnused()))
+	return cfg
+}
+
 func TestResourceAttributesConfig(t *testing.T) {
 	tests := []struct {
 		name string
@@ -228,13 +210,15 @@ func TestResourceAttributesConfig(t *testing.T) {
 				ContainerID:           ResourceAttributeConfig{Enabled: true},
 				HostName:              ResourceAttributeConfig{Enabled: true},
 				OsType:                ResourceAttributeConfig{Enabled: true},
-				ProcessCommandLine:    ResourceAttributeConfig{Enabled: true},
+				ProcessCommandArgs:    ResourceAttributeConfig{Enabled: true},
+				ProcessCreationTime:   ResourceAttributeConfig{Enabled: true},
 				ProcessExecutableName: ResourceAttributeConfig{Enabled: true},
 				ProcessExecutablePath: ResourceAttributeConfig{Enabled: true},
-				ProcessOwner:          ResourceAttributeConfig{Enabled: true},
 				ProcessParentPid:      ResourceAttributeConfig{Enabled: true},
 				ProcessPid:            ResourceAttributeConfig{Enabled: true},
+				ProcessRealUserID:     ResourceAttributeConfig{Enabled: true},
 				ProcessUserID:         ResourceAttributeConfig{Enabled: true},
+				ProcessUserName:       ResourceAttributeConfig{Enabled: true},
 			},
 		},
 		{
@@ -243,13 +227,15 @@ func TestResourceAttributesConfig(t *testing.T) {
 				ContainerID:           ResourceAttributeConfig{Enabled: false},
 				HostName:              ResourceAttributeConfig{Enabled: false},
 				OsType:                ResourceAttributeConfig{Enabled: false},
-				ProcessCommandLine:    ResourceAttributeConfig{Enabled: false},
+				ProcessCommandArgs:    ResourceAttributeConfig{Enabled: false},
+				ProcessCreationTime:   ResourceAttributeConfig{Enabled: false},
 				ProcessExecutableName: ResourceAttributeConfig{Enabled: false},
 				ProcessExecutablePath: ResourceAttributeConfig{Enabled: false},
-				ProcessOwner:          ResourceAttributeConfig{Enabled: false},
 				ProcessParentPid:      ResourceAttributeConfig{Enabled: false},
 				ProcessPid:            ResourceAttributeConfig{Enabled: false},
+				ProcessRealUserID:     ResourceAttributeConfig{Enabled: false},
 				ProcessUserID:         ResourceAttributeConfig{Enabled: false},
+				ProcessUserName:       ResourceAttributeConfig{Enabled: false},
 			},
 		},
 	}

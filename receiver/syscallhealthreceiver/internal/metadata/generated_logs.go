@@ -3,18 +3,263 @@
 package metadata
 
 import (
+	"context"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/filter"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver"
+	conventions "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 )
+
+type EventAttributeOption interface {
+	apply(plog.LogRecord)
+}
+
+type eventAttributeOptionFunc func(plog.LogRecord)
+
+func (eaof eventAttributeOptionFunc) apply(lr plog.LogRecord) {
+	eaof(lr)
+}
+
+func WithContainerIDEventAttribute(containerIDAttributeValue string) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutStr("container.id", containerIDAttributeValue)
+	})
+}
+
+func WithFilePathEventAttribute(filePathAttributeValue string) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutStr("file.path", filePathAttributeValue)
+	})
+}
+
+func WithNetworkLocalAddressEventAttribute(networkLocalAddressAttributeValue string) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutStr("network.local.address", networkLocalAddressAttributeValue)
+	})
+}
+
+func WithNetworkLocalPortEventAttribute(networkLocalPortAttributeValue int64) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutInt("network.local.port", networkLocalPortAttributeValue)
+	})
+}
+
+func WithNetworkTransportEventAttribute(networkTransportAttributeValue string) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutStr("network.transport", networkTransportAttributeValue)
+	})
+}
+
+func WithNetworkTypeEventAttribute(networkTypeAttributeValue string) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutStr("network.type", networkTypeAttributeValue)
+	})
+}
+
+func WithProcessExecutableNameEventAttribute(processExecutableNameAttributeValue string) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
+	})
+}
+
+func WithProcessPidEventAttribute(processPidAttributeValue int64) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutInt("process.pid", processPidAttributeValue)
+	})
+}
+
+func WithSyscallhealthAsyncEventAttribute(syscallhealthAsyncAttributeValue bool) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutBool("syscallhealth.async", syscallhealthAsyncAttributeValue)
+	})
+}
+
+func WithSyscallhealthIssueCgroupEventAttribute(syscallhealthIssueCgroupAttributeValue string) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutStr("syscallhealth.issue.cgroup", syscallhealthIssueCgroupAttributeValue)
+	})
+}
+
+func WithSyscallhealthIssuePidsMaxEventAttribute(syscallhealthIssuePidsMaxAttributeValue int64) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutInt("syscallhealth.issue.pids_max", syscallhealthIssuePidsMaxAttributeValue)
+	})
+}
+
+func WithSyscallhealthIssueQuietPeriodSecondsEventAttribute(syscallhealthIssueQuietPeriodSecondsAttributeValue float64) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutDouble("syscallhealth.issue.quiet_period_seconds", syscallhealthIssueQuietPeriodSecondsAttributeValue)
+	})
+}
+
+func WithSyscallhealthIssueResolutionEventAttribute(syscallhealthIssueResolutionAttributeValue string) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutStr("syscallhealth.issue.resolution", syscallhealthIssueResolutionAttributeValue)
+	})
+}
+
+func WithSyscallhealthIssueRlimitNprocEventAttribute(syscallhealthIssueRlimitNprocAttributeValue int64) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutInt("syscallhealth.issue.rlimit_nproc", syscallhealthIssueRlimitNprocAttributeValue)
+	})
+}
+
+func WithSyscallhealthIssueTaskLimitEventAttribute(syscallhealthIssueTaskLimitAttributeValue int64) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutInt("syscallhealth.issue.task_limit", syscallhealthIssueTaskLimitAttributeValue)
+	})
+}
+
+func WithSyscallhealthPathEventAttribute(syscallhealthPathAttributeValue string) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutStr("syscallhealth.path", syscallhealthPathAttributeValue)
+	})
+}
+
+func WithSystemDeviceEventAttribute(systemDeviceAttributeValue string) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutStr("system.device", systemDeviceAttributeValue)
+	})
+}
+
+func WithSystemFilesystemMountpointEventAttribute(systemFilesystemMountpointAttributeValue string) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutStr("system.filesystem.mountpoint", systemFilesystemMountpointAttributeValue)
+	})
+}
+
+func WithSystemFilesystemTypeEventAttribute(systemFilesystemTypeAttributeValue string) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutStr("system.filesystem.type", systemFilesystemTypeAttributeValue)
+	})
+}
+
+func WithUserIDEventAttribute(userIDAttributeValue string) EventAttributeOption {
+	return eventAttributeOptionFunc(func(dp plog.LogRecord) {
+		dp.Attributes().PutStr("user.id", userIDAttributeValue)
+	})
+}
+
+type eventSyscallhealthFailure struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSyscallhealthFailure) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, syscallhealthSyscallNameAttributeValue string, errorTypeAttributeValue string, syscallhealthErrnoAttributeValue int64, syscallhealthCategoryAttributeValue string, threadIDAttributeValue int64, threadNameAttributeValue string, syscallhealthErrorCountAttributeValue int64, syscallhealthSuppressedCountAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, options ...EventAttributeOption) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("syscallhealth.failure")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("syscallhealth.syscall.name", syscallhealthSyscallNameAttributeValue)
+	dp.Attributes().PutStr("error.type", errorTypeAttributeValue)
+	dp.Attributes().PutInt("syscallhealth.errno", syscallhealthErrnoAttributeValue)
+	dp.Attributes().PutStr("syscallhealth.category", syscallhealthCategoryAttributeValue)
+	dp.Attributes().PutInt("thread.id", threadIDAttributeValue)
+	dp.Attributes().PutStr("thread.name", threadNameAttributeValue)
+	dp.Attributes().PutInt("syscallhealth.error_count", syscallhealthErrorCountAttributeValue)
+	dp.Attributes().PutInt("syscallhealth.suppressed_count", syscallhealthSuppressedCountAttributeValue)
+	dp.Attributes().PutStr("network.peer.address", networkPeerAddressAttributeValue)
+	dp.Attributes().PutInt("network.peer.port", networkPeerPortAttributeValue)
+
+	for _, op := range options {
+		op.apply(dp)
+	}
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSyscallhealthFailure) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSyscallhealthFailure(cfg EventConfig) eventSyscallhealthFailure {
+	e := eventSyscallhealthFailure{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
+
+type eventSyscallhealthIssue struct {
+	data   plog.LogRecordSlice // data buffer for generated log records.
+	config EventConfig         // event config provided by user.
+}
+
+func (e *eventSyscallhealthIssue) recordEvent(ctx context.Context, timestamp pcommon.Timestamp, syscallhealthIssueKindAttributeValue string, syscallhealthIssueStateAttributeValue string, syscallhealthIssueSubjectAttributeValue string, syscallhealthIssueIDAttributeValue string, syscallhealthIssueFailureCountAttributeValue int64, syscallhealthIssueFailureRateAttributeValue float64, syscallhealthIssueWindowSecondsAttributeValue float64, syscallhealthIssueTotalCountAttributeValue int64, syscallhealthIssueFirstSeenAttributeValue string, syscallhealthIssueLastSeenAttributeValue string, syscallhealthIssueAffectedProcessesAttributeValue int64, syscallhealthIssueAffectedContainersAttributeValue int64, syscallhealthIssueSamplePidsAttributeValue []any, syscallhealthIssueSampleExecutablesAttributeValue []any, syscallhealthIssueSampleContainerIdsAttributeValue []any, syscallhealthIssueSyscallsAttributeValue []any, syscallhealthIssueErrnosAttributeValue []any, errorTypeAttributeValue string, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, options ...EventAttributeOption) {
+	if !e.config.Enabled {
+		return
+	}
+	dp := e.data.AppendEmpty()
+	dp.SetEventName("syscallhealth.issue")
+	dp.SetTimestamp(timestamp)
+
+	if span := trace.SpanContextFromContext(ctx); span.IsValid() {
+		dp.SetTraceID(pcommon.TraceID(span.TraceID()))
+		dp.SetSpanID(pcommon.SpanID(span.SpanID()))
+	}
+	dp.Attributes().PutStr("syscallhealth.issue.kind", syscallhealthIssueKindAttributeValue)
+	dp.Attributes().PutStr("syscallhealth.issue.state", syscallhealthIssueStateAttributeValue)
+	dp.Attributes().PutStr("syscallhealth.issue.subject", syscallhealthIssueSubjectAttributeValue)
+	dp.Attributes().PutStr("syscallhealth.issue.id", syscallhealthIssueIDAttributeValue)
+	dp.Attributes().PutInt("syscallhealth.issue.failure_count", syscallhealthIssueFailureCountAttributeValue)
+	dp.Attributes().PutDouble("syscallhealth.issue.failure_rate", syscallhealthIssueFailureRateAttributeValue)
+	dp.Attributes().PutDouble("syscallhealth.issue.window_seconds", syscallhealthIssueWindowSecondsAttributeValue)
+	dp.Attributes().PutInt("syscallhealth.issue.total_count", syscallhealthIssueTotalCountAttributeValue)
+	dp.Attributes().PutStr("syscallhealth.issue.first_seen", syscallhealthIssueFirstSeenAttributeValue)
+	dp.Attributes().PutStr("syscallhealth.issue.last_seen", syscallhealthIssueLastSeenAttributeValue)
+	dp.Attributes().PutInt("syscallhealth.issue.affected_processes", syscallhealthIssueAffectedProcessesAttributeValue)
+	dp.Attributes().PutInt("syscallhealth.issue.affected_containers", syscallhealthIssueAffectedContainersAttributeValue)
+	dp.Attributes().PutEmptySlice("syscallhealth.issue.sample_pids").FromRaw(syscallhealthIssueSamplePidsAttributeValue)
+	dp.Attributes().PutEmptySlice("syscallhealth.issue.sample_executables").FromRaw(syscallhealthIssueSampleExecutablesAttributeValue)
+	dp.Attributes().PutEmptySlice("syscallhealth.issue.sample_container_ids").FromRaw(syscallhealthIssueSampleContainerIdsAttributeValue)
+	dp.Attributes().PutEmptySlice("syscallhealth.issue.syscalls").FromRaw(syscallhealthIssueSyscallsAttributeValue)
+	dp.Attributes().PutEmptySlice("syscallhealth.issue.errnos").FromRaw(syscallhealthIssueErrnosAttributeValue)
+	dp.Attributes().PutStr("error.type", errorTypeAttributeValue)
+	dp.Attributes().PutStr("network.peer.address", networkPeerAddressAttributeValue)
+	dp.Attributes().PutInt("network.peer.port", networkPeerPortAttributeValue)
+
+	for _, op := range options {
+		op.apply(dp)
+	}
+}
+
+// emit appends recorded event data to a events slice and prepares it for recording another set of log records.
+func (e *eventSyscallhealthIssue) emit(lrs plog.LogRecordSlice) {
+	if e.config.Enabled && e.data.Len() > 0 {
+		e.data.MoveAndAppendTo(lrs)
+	}
+}
+
+func newEventSyscallhealthIssue(cfg EventConfig) eventSyscallhealthIssue {
+	e := eventSyscallhealthIssue{config: cfg}
+	if cfg.Enabled {
+		e.data = plog.NewLogRecordSlice()
+	}
+	return e
+}
 
 // LogsBuilder provides an interface for scrapers to report logs while taking care of all the transformations
 // required to produce log representation defined in metadata and user config.
 type LogsBuilder struct {
-	logsBuffer       plog.Logs
-	logRecordsBuffer plog.LogRecordSlice
-	buildInfo        component.BuildInfo // contains version information.
+	config                         LogsBuilderConfig // config of the logs builder.
+	logsBuffer                     plog.Logs
+	logRecordsBuffer               plog.LogRecordSlice
+	buildInfo                      component.BuildInfo // contains version information.
+	resourceAttributeIncludeFilter map[string]filter.Filter
+	resourceAttributeExcludeFilter map[string]filter.Filter
+	eventSyscallhealthFailure      eventSyscallhealthFailure
+	eventSyscallhealthIssue        eventSyscallhealthIssue
 }
 
 // LogBuilderOption applies changes to default logs builder.
@@ -22,11 +267,88 @@ type LogBuilderOption interface {
 	apply(*LogsBuilder)
 }
 
-func NewLogsBuilder(settings receiver.Settings) *LogsBuilder {
+func NewLogsBuilder(lbc LogsBuilderConfig, settings receiver.Settings) *LogsBuilder {
 	lb := &LogsBuilder{
-		logsBuffer:       plog.NewLogs(),
-		logRecordsBuffer: plog.NewLogRecordSlice(),
-		buildInfo:        settings.BuildInfo,
+		config:                         lbc,
+		logsBuffer:                     plog.NewLogs(),
+		logRecordsBuffer:               plog.NewLogRecordSlice(),
+		buildInfo:                      settings.BuildInfo,
+		eventSyscallhealthFailure:      newEventSyscallhealthFailure(lbc.Events.SyscallhealthFailure),
+		eventSyscallhealthIssue:        newEventSyscallhealthIssue(lbc.Events.SyscallhealthIssue),
+		resourceAttributeIncludeFilter: make(map[string]filter.Filter),
+		resourceAttributeExcludeFilter: make(map[string]filter.Filter),
+	}
+	if lbc.ResourceAttributes.ContainerID.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["container.id"] = filter.CreateFilter(lbc.ResourceAttributes.ContainerID.EventsInclude)
+	}
+	if lbc.ResourceAttributes.ContainerID.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["container.id"] = filter.CreateFilter(lbc.ResourceAttributes.ContainerID.EventsExclude)
+	}
+	if lbc.ResourceAttributes.HostName.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["host.name"] = filter.CreateFilter(lbc.ResourceAttributes.HostName.EventsInclude)
+	}
+	if lbc.ResourceAttributes.HostName.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["host.name"] = filter.CreateFilter(lbc.ResourceAttributes.HostName.EventsExclude)
+	}
+	if lbc.ResourceAttributes.OsType.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["os.type"] = filter.CreateFilter(lbc.ResourceAttributes.OsType.EventsInclude)
+	}
+	if lbc.ResourceAttributes.OsType.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["os.type"] = filter.CreateFilter(lbc.ResourceAttributes.OsType.EventsExclude)
+	}
+	if lbc.ResourceAttributes.ProcessCommandArgs.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["process.command_args"] = filter.CreateFilter(lbc.ResourceAttributes.ProcessCommandArgs.EventsInclude)
+	}
+	if lbc.ResourceAttributes.ProcessCommandArgs.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["process.command_args"] = filter.CreateFilter(lbc.ResourceAttributes.ProcessCommandArgs.EventsExclude)
+	}
+	if lbc.ResourceAttributes.ProcessCreationTime.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["process.creation.time"] = filter.CreateFilter(lbc.ResourceAttributes.ProcessCreationTime.EventsInclude)
+	}
+	if lbc.ResourceAttributes.ProcessCreationTime.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["process.creation.time"] = filter.CreateFilter(lbc.ResourceAttributes.ProcessCreationTime.EventsExclude)
+	}
+	if lbc.ResourceAttributes.ProcessExecutableName.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["process.executable.name"] = filter.CreateFilter(lbc.ResourceAttributes.ProcessExecutableName.EventsInclude)
+	}
+	if lbc.ResourceAttributes.ProcessExecutableName.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["process.executable.name"] = filter.CreateFilter(lbc.ResourceAttributes.ProcessExecutableName.EventsExclude)
+	}
+	if lbc.ResourceAttributes.ProcessExecutablePath.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["process.executable.path"] = filter.CreateFilter(lbc.ResourceAttributes.ProcessExecutablePath.EventsInclude)
+	}
+	if lbc.ResourceAttributes.ProcessExecutablePath.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["process.executable.path"] = filter.CreateFilter(lbc.ResourceAttributes.ProcessExecutablePath.EventsExclude)
+	}
+	if lbc.ResourceAttributes.ProcessParentPid.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["process.parent_pid"] = filter.CreateFilter(lbc.ResourceAttributes.ProcessParentPid.EventsInclude)
+	}
+	if lbc.ResourceAttributes.ProcessParentPid.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["process.parent_pid"] = filter.CreateFilter(lbc.ResourceAttributes.ProcessParentPid.EventsExclude)
+	}
+	if lbc.ResourceAttributes.ProcessPid.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["process.pid"] = filter.CreateFilter(lbc.ResourceAttributes.ProcessPid.EventsInclude)
+	}
+	if lbc.ResourceAttributes.ProcessPid.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["process.pid"] = filter.CreateFilter(lbc.ResourceAttributes.ProcessPid.EventsExclude)
+	}
+	if lbc.ResourceAttributes.ProcessRealUserID.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["process.real_user.id"] = filter.CreateFilter(lbc.ResourceAttributes.ProcessRealUserID.EventsInclude)
+	}
+	if lbc.ResourceAttributes.ProcessRealUserID.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["process.real_user.id"] = filter.CreateFilter(lbc.ResourceAttributes.ProcessRealUserID.EventsExclude)
+	}
+	if lbc.ResourceAttributes.ProcessUserID.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["process.user.id"] = filter.CreateFilter(lbc.ResourceAttributes.ProcessUserID.EventsInclude)
+	}
+	if lbc.ResourceAttributes.ProcessUserID.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["process.user.id"] = filter.CreateFilter(lbc.ResourceAttributes.ProcessUserID.EventsExclude)
+	}
+	if lbc.ResourceAttributes.ProcessUserName.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["process.user.name"] = filter.CreateFilter(lbc.ResourceAttributes.ProcessUserName.EventsInclude)
+	}
+	if lbc.ResourceAttributes.ProcessUserName.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["process.user.name"] = filter.CreateFilter(lbc.ResourceAttributes.ProcessUserName.EventsExclude)
 	}
 
 	return lb
@@ -34,7 +356,7 @@ func NewLogsBuilder(settings receiver.Settings) *LogsBuilder {
 
 // NewResourceBuilder returns a new resource builder that should be used to build a resource associated with for the emitted logs.
 func (lb *LogsBuilder) NewResourceBuilder() *ResourceBuilder {
-	return NewResourceBuilder(ResourceAttributesConfig{})
+	return NewResourceBuilder(lb.config.ResourceAttributes)
 }
 
 // ResourceLogsOption applies changes to provided resource logs.
@@ -68,9 +390,12 @@ func (lb *LogsBuilder) AppendLogRecord(lr plog.LogRecord) {
 // Resource attributes should be provided as ResourceLogsOption arguments.
 func (lb *LogsBuilder) EmitForResource(options ...ResourceLogsOption) {
 	rl := plog.NewResourceLogs()
+	rl.SetSchemaUrl(conventions.SchemaURL)
 	ils := rl.ScopeLogs().AppendEmpty()
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(lb.buildInfo.Version)
+	lb.eventSyscallhealthFailure.emit(ils.LogRecords())
+	lb.eventSyscallhealthIssue.emit(ils.LogRecords())
 
 	for _, op := range options {
 		op.apply(rl)
@@ -79,6 +404,17 @@ func (lb *LogsBuilder) EmitForResource(options ...ResourceLogsOption) {
 	if lb.logRecordsBuffer.Len() > 0 {
 		lb.logRecordsBuffer.MoveAndAppendTo(ils.LogRecords())
 		lb.logRecordsBuffer = plog.NewLogRecordSlice()
+	}
+
+	for attr, filter := range lb.resourceAttributeIncludeFilter {
+		if val, ok := rl.Resource().Attributes().Get(attr); ok && !filter.Matches(val.AsString()) {
+			return
+		}
+	}
+	for attr, filter := range lb.resourceAttributeExcludeFilter {
+		if val, ok := rl.Resource().Attributes().Get(attr); ok && filter.Matches(val.AsString()) {
+			return
+		}
 	}
 
 	if ils.LogRecords().Len() > 0 {
@@ -94,4 +430,14 @@ func (lb *LogsBuilder) Emit(options ...ResourceLogsOption) plog.Logs {
 	logs := lb.logsBuffer
 	lb.logsBuffer = plog.NewLogs()
 	return logs
+}
+
+// RecordSyscallhealthFailureEvent adds a log record of syscallhealth.failure event.
+func (lb *LogsBuilder) RecordSyscallhealthFailureEvent(ctx context.Context, timestamp pcommon.Timestamp, syscallhealthSyscallNameAttributeValue string, errorTypeAttributeValue string, syscallhealthErrnoAttributeValue int64, syscallhealthCategoryAttributeValue AttributeSyscallhealthCategory, threadIDAttributeValue int64, threadNameAttributeValue string, syscallhealthErrorCountAttributeValue int64, syscallhealthSuppressedCountAttributeValue int64, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, options ...EventAttributeOption) {
+	lb.eventSyscallhealthFailure.recordEvent(ctx, timestamp, syscallhealthSyscallNameAttributeValue, errorTypeAttributeValue, syscallhealthErrnoAttributeValue, syscallhealthCategoryAttributeValue.String(), threadIDAttributeValue, threadNameAttributeValue, syscallhealthErrorCountAttributeValue, syscallhealthSuppressedCountAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, options...)
+}
+
+// RecordSyscallhealthIssueEvent adds a log record of syscallhealth.issue event.
+func (lb *LogsBuilder) RecordSyscallhealthIssueEvent(ctx context.Context, timestamp pcommon.Timestamp, syscallhealthIssueKindAttributeValue AttributeSyscallhealthIssueKind, syscallhealthIssueStateAttributeValue AttributeSyscallhealthIssueState, syscallhealthIssueSubjectAttributeValue string, syscallhealthIssueIDAttributeValue string, syscallhealthIssueFailureCountAttributeValue int64, syscallhealthIssueFailureRateAttributeValue float64, syscallhealthIssueWindowSecondsAttributeValue float64, syscallhealthIssueTotalCountAttributeValue int64, syscallhealthIssueFirstSeenAttributeValue string, syscallhealthIssueLastSeenAttributeValue string, syscallhealthIssueAffectedProcessesAttributeValue int64, syscallhealthIssueAffectedContainersAttributeValue int64, syscallhealthIssueSamplePidsAttributeValue []any, syscallhealthIssueSampleExecutablesAttributeValue []any, syscallhealthIssueSampleContainerIdsAttributeValue []any, syscallhealthIssueSyscallsAttributeValue []any, syscallhealthIssueErrnosAttributeValue []any, errorTypeAttributeValue string, networkPeerAddressAttributeValue string, networkPeerPortAttributeValue int64, options ...EventAttributeOption) {
+	lb.eventSyscallhealthIssue.recordEvent(ctx, timestamp, syscallhealthIssueKindAttributeValue.String(), syscallhealthIssueStateAttributeValue.String(), syscallhealthIssueSubjectAttributeValue, syscallhealthIssueIDAttributeValue, syscallhealthIssueFailureCountAttributeValue, syscallhealthIssueFailureRateAttributeValue, syscallhealthIssueWindowSecondsAttributeValue, syscallhealthIssueTotalCountAttributeValue, syscallhealthIssueFirstSeenAttributeValue, syscallhealthIssueLastSeenAttributeValue, syscallhealthIssueAffectedProcessesAttributeValue, syscallhealthIssueAffectedContainersAttributeValue, syscallhealthIssueSamplePidsAttributeValue, syscallhealthIssueSampleExecutablesAttributeValue, syscallhealthIssueSampleContainerIdsAttributeValue, syscallhealthIssueSyscallsAttributeValue, syscallhealthIssueErrnosAttributeValue, errorTypeAttributeValue, networkPeerAddressAttributeValue, networkPeerPortAttributeValue, options...)
 }

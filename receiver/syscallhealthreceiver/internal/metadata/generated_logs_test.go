@@ -3,33 +3,45 @@
 package metadata
 
 import (
+	"context"
 	"github.com/stretchr/testify/assert"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 	"testing"
 	"time"
 )
 
+type eventsTestDataSet int
+
+const (
+	eventTestDataSetDefault eventsTestDataSet = iota
+	eventTestDataSetAll
+	eventTestDataSetNone
+)
+
 func TestLogsBuilderAppendLogRecord(t *testing.T) {
 	observedZapCore, _ := observer.New(zap.WarnLevel)
 	settings := receivertest.NewNopSettings(receivertest.NopType)
 	settings.Logger = zap.New(observedZapCore)
-	lb := NewLogsBuilder(settings)
+	lb := NewLogsBuilder(loadLogsBuilderConfig(t, "all_set"), settings)
 
 	rb := lb.NewResourceBuilder()
 	rb.SetContainerID("container.id-val")
 	rb.SetHostName("host.name-val")
 	rb.SetOsType("os.type-val")
-	rb.SetProcessCommandLine("process.command_line-val")
+	rb.SetProcessCommandArgs([]any{"process.command_args-item1", "process.command_args-item2"})
+	rb.SetProcessCreationTime("process.creation.time-val")
 	rb.SetProcessExecutableName("process.executable.name-val")
 	rb.SetProcessExecutablePath("process.executable.path-val")
-	rb.SetProcessOwner("process.owner-val")
 	rb.SetProcessParentPid(18)
 	rb.SetProcessPid(11)
+	rb.SetProcessRealUserID(20)
 	rb.SetProcessUserID(15)
+	rb.SetProcessUserName("process.user.name-val")
 	res := rb.Emit()
 
 	// append the first log record
@@ -72,4 +84,276 @@ func TestLogsBuilderAppendLogRecord(t *testing.T) {
 
 	assert.Equal(t, pcommon.ValueTypeStr, sl.LogRecords().At(1).Body().Type())
 	assert.Equal(t, "the second log record", sl.LogRecords().At(1).Body().Str())
+}
+func TestLogsBuilder(t *testing.T) {
+	tests := []struct {
+		name        string
+		eventsSet   eventsTestDataSet
+		resAttrsSet eventsTestDataSet
+		expectEmpty bool
+	}{
+		{
+			name: "default",
+		},
+		{
+			name:        "all_set",
+			eventsSet:   eventTestDataSetAll,
+			resAttrsSet: eventTestDataSetAll,
+		},
+		{
+			name:        "none_set",
+			eventsSet:   eventTestDataSetNone,
+			resAttrsSet: eventTestDataSetNone,
+			expectEmpty: true,
+		},
+		{
+			name:        "filter_set_include",
+			resAttrsSet: eventTestDataSetAll,
+		},
+		{
+			name:        "filter_set_exclude",
+			resAttrsSet: eventTestDataSetAll,
+			expectEmpty: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			timestamp := pcommon.Timestamp(1_000_001_000)
+			traceID := [16]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
+			spanID := [8]byte{0, 1, 2, 3, 4, 5, 6, 7}
+			ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+				TraceID:    trace.TraceID(traceID),
+				SpanID:     trace.SpanID(spanID),
+				TraceFlags: trace.FlagsSampled,
+			}))
+			observedZapCore, observedLogs := observer.New(zap.WarnLevel)
+			settings := receivertest.NewNopSettings(receivertest.NopType)
+			settings.Logger = zap.New(observedZapCore)
+			lb := NewLogsBuilder(loadLogsBuilderConfig(t, tt.name), settings)
+
+			expectedWarnings := 0
+
+			assert.Equal(t, expectedWarnings, observedLogs.Len())
+
+			defaultEventsCount := 0
+			allEventsCount := 0
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordSyscallhealthFailureEvent(ctx, timestamp, "syscallhealth.syscall.name-val", "error.type-val", 19, AttributeSyscallhealthCategoryFile, 9, "thread.name-val", 25, 30, "network.peer.address-val", 17, WithFilePathEventAttribute("file.path-val"), WithSyscallhealthPathEventAttribute("syscallhealth.path-val"), WithNetworkLocalAddressEventAttribute("network.local.address-val"), WithNetworkLocalPortEventAttribute(18), WithNetworkTransportEventAttribute("network.transport-val"), WithNetworkTypeEventAttribute("network.type-val"), WithSyscallhealthAsyncEventAttribute(false))
+			defaultEventsCount++
+			allEventsCount++
+			lb.RecordSyscallhealthIssueEvent(ctx, timestamp, AttributeSyscallhealthIssueKindConnectionRefused, AttributeSyscallhealthIssueStateOngoing, "syscallhealth.issue.subject-val", "syscallhealth.issue.id-val", 33, 32.100000, 34.100000, 31, "syscallhealth.issue.first_seen-val", "syscallhealth.issue.last_seen-val", 38, 39, []any{"syscallhealth.issue.sample_pids-item1", "syscallhealth.issue.sample_pids-item2"}, []any{"syscallhealth.issue.sample_executables-item1", "syscallhealth.issue.sample_executables-item2"}, []any{"syscallhealth.issue.sample_container_ids-item1", "syscallhealth.issue.sample_container_ids-item2"}, []any{"syscallhealth.issue.syscalls-item1", "syscallhealth.issue.syscalls-item2"}, []any{"syscallhealth.issue.errnos-item1", "syscallhealth.issue.errnos-item2"}, "error.type-val", "network.peer.address-val", 17, WithSyscallhealthIssueResolutionEventAttribute("syscallhealth.issue.resolution-val"), WithSyscallhealthIssueQuietPeriodSecondsEventAttribute(40.100000), WithSystemFilesystemMountpointEventAttribute("system.filesystem.mountpoint-val"), WithSystemFilesystemTypeEventAttribute("system.filesystem.type-val"), WithSystemDeviceEventAttribute("system.device-val"), WithFilePathEventAttribute("file.path-val"), WithProcessPidEventAttribute(11), WithProcessExecutableNameEventAttribute("process.executable.name-val"), WithContainerIDEventAttribute("container.id-val"), WithSyscallhealthIssueCgroupEventAttribute("syscallhealth.issue.cgroup-val"), WithSyscallhealthIssuePidsMaxEventAttribute(28), WithUserIDEventAttribute("user.id-val"), WithSyscallhealthIssueRlimitNprocEventAttribute(32), WithSyscallhealthIssueTaskLimitEventAttribute(30), WithNetworkLocalAddressEventAttribute("network.local.address-val"), WithNetworkLocalPortEventAttribute(18))
+
+			rb := lb.NewResourceBuilder()
+			rb.SetContainerID("container.id-val")
+			rb.SetHostName("host.name-val")
+			rb.SetOsType("os.type-val")
+			rb.SetProcessCommandArgs([]any{"process.command_args-item1", "process.command_args-item2"})
+			rb.SetProcessCreationTime("process.creation.time-val")
+			rb.SetProcessExecutableName("process.executable.name-val")
+			rb.SetProcessExecutablePath("process.executable.path-val")
+			rb.SetProcessParentPid(18)
+			rb.SetProcessPid(11)
+			rb.SetProcessRealUserID(20)
+			rb.SetProcessUserID(15)
+			rb.SetProcessUserName("process.user.name-val")
+			res := rb.Emit()
+			logs := lb.Emit(WithLogsResource(res))
+
+			if tt.expectEmpty || ((tt.name == "default" || tt.name == "filter_set_include") && defaultEventsCount == 0) {
+				assert.Equal(t, 0, logs.ResourceLogs().Len())
+				return
+			}
+
+			assert.Equal(t, 1, logs.ResourceLogs().Len())
+			rl := logs.ResourceLogs().At(0)
+			assert.Equal(t, res, rl.Resource())
+			assert.Equal(t, 1, rl.ScopeLogs().Len())
+			lrs := rl.ScopeLogs().At(0).LogRecords()
+			if tt.eventsSet == eventTestDataSetDefault {
+				assert.Equal(t, defaultEventsCount, lrs.Len())
+			}
+			if tt.eventsSet == eventTestDataSetAll {
+				assert.Equal(t, allEventsCount, lrs.Len())
+			}
+			validatedEvents := make(map[string]bool)
+			for i := 0; i < lrs.Len(); i++ {
+				switch lrs.At(i).EventName() {
+				case "syscallhealth.failure":
+					assert.False(t, validatedEvents["syscallhealth.failure"], "Found a duplicate in the events slice: syscallhealth.failure")
+					validatedEvents["syscallhealth.failure"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("syscallhealth.syscall.name")
+					assert.True(t, ok)
+					assert.Equal(t, "syscallhealth.syscall.name-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("error.type")
+					assert.True(t, ok)
+					assert.Equal(t, "error.type-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.errno")
+					assert.True(t, ok)
+					assert.EqualValues(t, 19, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.category")
+					assert.True(t, ok)
+					assert.Equal(t, "file", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("thread.id")
+					assert.True(t, ok)
+					assert.EqualValues(t, 9, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("thread.name")
+					assert.True(t, ok)
+					assert.Equal(t, "thread.name-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.error_count")
+					assert.True(t, ok)
+					assert.EqualValues(t, 25, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.suppressed_count")
+					assert.True(t, ok)
+					assert.EqualValues(t, 30, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("file.path")
+					assert.True(t, ok)
+					assert.Equal(t, "file.path-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.path")
+					assert.True(t, ok)
+					assert.Equal(t, "syscallhealth.path-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.peer.address")
+					assert.True(t, ok)
+					assert.Equal(t, "network.peer.address-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.peer.port")
+					assert.True(t, ok)
+					assert.EqualValues(t, 17, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("network.local.address")
+					assert.True(t, ok)
+					assert.Equal(t, "network.local.address-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.local.port")
+					assert.True(t, ok)
+					assert.EqualValues(t, 18, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("network.transport")
+					assert.True(t, ok)
+					assert.Equal(t, "network.transport-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.type")
+					assert.True(t, ok)
+					assert.Equal(t, "network.type-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.async")
+					assert.True(t, ok)
+					assert.False(t, attrVal.Bool())
+				case "syscallhealth.issue":
+					assert.False(t, validatedEvents["syscallhealth.issue"], "Found a duplicate in the events slice: syscallhealth.issue")
+					validatedEvents["syscallhealth.issue"] = true
+					lr := lrs.At(i)
+					assert.Equal(t, timestamp, lr.Timestamp())
+					assert.Equal(t, pcommon.TraceID(traceID), lr.TraceID())
+					assert.Equal(t, pcommon.SpanID(spanID), lr.SpanID())
+					attrVal, ok := lr.Attributes().Get("syscallhealth.issue.kind")
+					assert.True(t, ok)
+					assert.Equal(t, "connection_refused", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.state")
+					assert.True(t, ok)
+					assert.Equal(t, "ongoing", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.subject")
+					assert.True(t, ok)
+					assert.Equal(t, "syscallhealth.issue.subject-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.id")
+					assert.True(t, ok)
+					assert.Equal(t, "syscallhealth.issue.id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.resolution")
+					assert.True(t, ok)
+					assert.Equal(t, "syscallhealth.issue.resolution-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.quiet_period_seconds")
+					assert.True(t, ok)
+					assert.Equal(t, 40.100000, attrVal.Double())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.failure_count")
+					assert.True(t, ok)
+					assert.EqualValues(t, 33, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.failure_rate")
+					assert.True(t, ok)
+					assert.Equal(t, 32.100000, attrVal.Double())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.window_seconds")
+					assert.True(t, ok)
+					assert.Equal(t, 34.100000, attrVal.Double())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.total_count")
+					assert.True(t, ok)
+					assert.EqualValues(t, 31, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.first_seen")
+					assert.True(t, ok)
+					assert.Equal(t, "syscallhealth.issue.first_seen-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.last_seen")
+					assert.True(t, ok)
+					assert.Equal(t, "syscallhealth.issue.last_seen-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.affected_processes")
+					assert.True(t, ok)
+					assert.EqualValues(t, 38, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.affected_containers")
+					assert.True(t, ok)
+					assert.EqualValues(t, 39, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.sample_pids")
+					assert.True(t, ok)
+					assert.Equal(t, []any{"syscallhealth.issue.sample_pids-item1", "syscallhealth.issue.sample_pids-item2"}, attrVal.Slice().AsRaw())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.sample_executables")
+					assert.True(t, ok)
+					assert.Equal(t, []any{"syscallhealth.issue.sample_executables-item1", "syscallhealth.issue.sample_executables-item2"}, attrVal.Slice().AsRaw())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.sample_container_ids")
+					assert.True(t, ok)
+					assert.Equal(t, []any{"syscallhealth.issue.sample_container_ids-item1", "syscallhealth.issue.sample_container_ids-item2"}, attrVal.Slice().AsRaw())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.syscalls")
+					assert.True(t, ok)
+					assert.Equal(t, []any{"syscallhealth.issue.syscalls-item1", "syscallhealth.issue.syscalls-item2"}, attrVal.Slice().AsRaw())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.errnos")
+					assert.True(t, ok)
+					assert.Equal(t, []any{"syscallhealth.issue.errnos-item1", "syscallhealth.issue.errnos-item2"}, attrVal.Slice().AsRaw())
+					attrVal, ok = lr.Attributes().Get("error.type")
+					assert.True(t, ok)
+					assert.Equal(t, "error.type-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("system.filesystem.mountpoint")
+					assert.True(t, ok)
+					assert.Equal(t, "system.filesystem.mountpoint-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("system.filesystem.type")
+					assert.True(t, ok)
+					assert.Equal(t, "system.filesystem.type-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("system.device")
+					assert.True(t, ok)
+					assert.Equal(t, "system.device-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("file.path")
+					assert.True(t, ok)
+					assert.Equal(t, "file.path-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("process.pid")
+					assert.True(t, ok)
+					assert.EqualValues(t, 11, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("process.executable.name")
+					assert.True(t, ok)
+					assert.Equal(t, "process.executable.name-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("container.id")
+					assert.True(t, ok)
+					assert.Equal(t, "container.id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.cgroup")
+					assert.True(t, ok)
+					assert.Equal(t, "syscallhealth.issue.cgroup-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.pids_max")
+					assert.True(t, ok)
+					assert.EqualValues(t, 28, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("user.id")
+					assert.True(t, ok)
+					assert.Equal(t, "user.id-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.rlimit_nproc")
+					assert.True(t, ok)
+					assert.EqualValues(t, 32, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("syscallhealth.issue.task_limit")
+					assert.True(t, ok)
+					assert.EqualValues(t, 30, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("network.peer.address")
+					assert.True(t, ok)
+					assert.Equal(t, "network.peer.address-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.peer.port")
+					assert.True(t, ok)
+					assert.EqualValues(t, 17, attrVal.Int())
+					attrVal, ok = lr.Attributes().Get("network.local.address")
+					assert.True(t, ok)
+					assert.Equal(t, "network.local.address-val", attrVal.Str())
+					attrVal, ok = lr.Attributes().Get("network.local.port")
+					assert.True(t, ok)
+					assert.EqualValues(t, 18, attrVal.Int())
+				}
+			}
+		})
+	}
 }

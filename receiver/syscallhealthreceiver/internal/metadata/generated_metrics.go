@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
+	conventions "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"slices"
 	"time"
 )
@@ -18,6 +19,40 @@ const (
 	AggregationStrategyMin = "min"
 	AggregationStrategyMax = "max"
 )
+
+// AttributeSyscallhealthCategory specifies the value syscallhealth.category attribute.
+type AttributeSyscallhealthCategory int
+
+const (
+	_ AttributeSyscallhealthCategory = iota
+	AttributeSyscallhealthCategoryFile
+	AttributeSyscallhealthCategoryMemory
+	AttributeSyscallhealthCategoryNetwork
+	AttributeSyscallhealthCategoryProcess
+)
+
+// String returns the string representation of the AttributeSyscallhealthCategory.
+func (av AttributeSyscallhealthCategory) String() string {
+	switch av {
+	case AttributeSyscallhealthCategoryFile:
+		return "file"
+	case AttributeSyscallhealthCategoryMemory:
+		return "memory"
+	case AttributeSyscallhealthCategoryNetwork:
+		return "network"
+	case AttributeSyscallhealthCategoryProcess:
+		return "process"
+	}
+	return ""
+}
+
+// MapAttributeSyscallhealthCategory is a helper map of string to AttributeSyscallhealthCategory attribute value.
+var MapAttributeSyscallhealthCategory = map[string]AttributeSyscallhealthCategory{
+	"file":    AttributeSyscallhealthCategoryFile,
+	"memory":  AttributeSyscallhealthCategoryMemory,
+	"network": AttributeSyscallhealthCategoryNetwork,
+	"process": AttributeSyscallhealthCategoryProcess,
+}
 
 // AttributeSyscallhealthDropReason specifies the value syscallhealth.drop.reason attribute.
 type AttributeSyscallhealthDropReason int
@@ -145,6 +180,36 @@ var MapAttributeSyscallhealthIssueKind = map[string]AttributeSyscallhealthIssueK
 	"read_only_filesystem": AttributeSyscallhealthIssueKindReadOnlyFilesystem,
 }
 
+// AttributeSyscallhealthIssueState specifies the value syscallhealth.issue.state attribute.
+type AttributeSyscallhealthIssueState int
+
+const (
+	_ AttributeSyscallhealthIssueState = iota
+	AttributeSyscallhealthIssueStateOngoing
+	AttributeSyscallhealthIssueStateOpen
+	AttributeSyscallhealthIssueStateResolved
+)
+
+// String returns the string representation of the AttributeSyscallhealthIssueState.
+func (av AttributeSyscallhealthIssueState) String() string {
+	switch av {
+	case AttributeSyscallhealthIssueStateOngoing:
+		return "ongoing"
+	case AttributeSyscallhealthIssueStateOpen:
+		return "open"
+	case AttributeSyscallhealthIssueStateResolved:
+		return "resolved"
+	}
+	return ""
+}
+
+// MapAttributeSyscallhealthIssueState is a helper map of string to AttributeSyscallhealthIssueState attribute value.
+var MapAttributeSyscallhealthIssueState = map[string]AttributeSyscallhealthIssueState{
+	"ongoing":  AttributeSyscallhealthIssueStateOngoing,
+	"open":     AttributeSyscallhealthIssueStateOpen,
+	"resolved": AttributeSyscallhealthIssueStateResolved,
+}
+
 var MetricsInfo = metricsInfo{
 	SyscallhealthConnectFailures: metricInfo{
 		Name:       "syscallhealth.connect.failures",
@@ -162,7 +227,7 @@ var MetricsInfo = metricsInfo{
 	},
 	SyscallhealthFailures: metricInfo{
 		Name:       "syscallhealth.failures",
-		Attributes: []string{"syscall.name", "error.type", "syscallhealth.category"},
+		Attributes: []string{"syscallhealth.syscall.name", "error.type", "syscallhealth.category"},
 	},
 	SyscallhealthFailuresUndelivered: metricInfo{
 		Name: "syscallhealth.failures.undelivered",
@@ -490,10 +555,9 @@ func newMetricSyscallhealthEventsSuppressed(cfg SyscallhealthEventsSuppressedMet
 }
 
 type metricSyscallhealthFailures struct {
-	data          pmetric.Metric                    // data buffer for generated metric.
-	config        SyscallhealthFailuresMetricConfig // metric config provided by user.
-	capacity      int                               // max observed number of data points added to the metric.
-	aggDataPoints []int64                           // slice containing number of aggregated datapoints at each index
+	data     pmetric.Metric                    // data buffer for generated metric.
+	config   SyscallhealthFailuresMetricConfig // metric config provided by user.
+	capacity int                               // max observed number of data points added to the metric.
 }
 
 // init fills syscallhealth.failures metric with initial data.
@@ -505,54 +569,19 @@ func (m *metricSyscallhealthFailures) init() {
 	m.data.Sum().SetIsMonotonic(true)
 	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
-	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricSyscallhealthFailures) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, syscallNameAttributeValue string, errorTypeAttributeValue string, syscallhealthCategoryAttributeValue string) {
+func (m *metricSyscallhealthFailures) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, syscallhealthSyscallNameAttributeValue string, errorTypeAttributeValue string, syscallhealthCategoryAttributeValue string) {
 	if !m.config.Enabled {
 		return
 	}
-
-	dp := pmetric.NewNumberDataPoint()
+	dp := m.data.Sum().DataPoints().AppendEmpty()
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
-	if slices.Contains(m.config.EnabledAttributes, SyscallhealthFailuresMetricAttributeKeySyscallName) {
-		dp.Attributes().PutStr("syscall.name", syscallNameAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, SyscallhealthFailuresMetricAttributeKeyErrorType) {
-		dp.Attributes().PutStr("error.type", errorTypeAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, SyscallhealthFailuresMetricAttributeKeySyscallhealthCategory) {
-		dp.Attributes().PutStr("syscallhealth.category", syscallhealthCategoryAttributeValue)
-	}
-
-	var s string
-	dps := m.data.Sum().DataPoints()
-	for i := 0; i < dps.Len(); i++ {
-		dpi := dps.At(i)
-		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
-			switch s = m.config.AggregationStrategy; s {
-			case AggregationStrategySum, AggregationStrategyAvg:
-				dpi.SetIntValue(dpi.IntValue() + val)
-				m.aggDataPoints[i] += 1
-				return
-			case AggregationStrategyMin:
-				if dpi.IntValue() > val {
-					dpi.SetIntValue(val)
-				}
-				return
-			case AggregationStrategyMax:
-				if dpi.IntValue() < val {
-					dpi.SetIntValue(val)
-				}
-				return
-			}
-		}
-	}
-
 	dp.SetIntValue(val)
-	m.aggDataPoints = append(m.aggDataPoints, 1)
-	dp.MoveTo(dps.AppendEmpty())
+	dp.Attributes().PutStr("syscallhealth.syscall.name", syscallhealthSyscallNameAttributeValue)
+	dp.Attributes().PutStr("error.type", errorTypeAttributeValue)
+	dp.Attributes().PutStr("syscallhealth.category", syscallhealthCategoryAttributeValue)
 }
 
 // updateCapacity saves max length of data point slices that will be used for the slice capacity.
@@ -565,11 +594,6 @@ func (m *metricSyscallhealthFailures) updateCapacity() {
 // emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
 func (m *metricSyscallhealthFailures) emit(metrics pmetric.MetricSlice) {
 	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
-		if m.config.AggregationStrategy == AggregationStrategyAvg {
-			for i, aggCount := range m.aggDataPoints {
-				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
-			}
-		}
 		m.updateCapacity()
 		m.data.MoveTo(metrics.AppendEmpty())
 		m.init()
@@ -691,10 +715,9 @@ func newMetricSyscallhealthFailuresUntracked(cfg SyscallhealthFailuresUntrackedM
 }
 
 type metricSyscallhealthIssuesActive struct {
-	data          pmetric.Metric                        // data buffer for generated metric.
-	config        SyscallhealthIssuesActiveMetricConfig // metric config provided by user.
-	capacity      int                                   // max observed number of data points added to the metric.
-	aggDataPoints []int64                               // slice containing number of aggregated datapoints at each index
+	data     pmetric.Metric                        // data buffer for generated metric.
+	config   SyscallhealthIssuesActiveMetricConfig // metric config provided by user.
+	capacity int                                   // max observed number of data points added to the metric.
 }
 
 // init fills syscallhealth.issues.active metric with initial data.
@@ -704,48 +727,17 @@ func (m *metricSyscallhealthIssuesActive) init() {
 	m.data.SetUnit("{issue}")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
-	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
 func (m *metricSyscallhealthIssuesActive) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, syscallhealthIssueKindAttributeValue string) {
 	if !m.config.Enabled {
 		return
 	}
-
-	dp := pmetric.NewNumberDataPoint()
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(ts)
-	if slices.Contains(m.config.EnabledAttributes, SyscallhealthIssuesActiveMetricAttributeKeySyscallhealthIssueKind) {
-		dp.Attributes().PutStr("syscallhealth.issue.kind", syscallhealthIssueKindAttributeValue)
-	}
-
-	var s string
-	dps := m.data.Gauge().DataPoints()
-	for i := 0; i < dps.Len(); i++ {
-		dpi := dps.At(i)
-		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
-			switch s = m.config.AggregationStrategy; s {
-			case AggregationStrategySum, AggregationStrategyAvg:
-				dpi.SetIntValue(dpi.IntValue() + val)
-				m.aggDataPoints[i] += 1
-				return
-			case AggregationStrategyMin:
-				if dpi.IntValue() > val {
-					dpi.SetIntValue(val)
-				}
-				return
-			case AggregationStrategyMax:
-				if dpi.IntValue() < val {
-					dpi.SetIntValue(val)
-				}
-				return
-			}
-		}
-	}
-
 	dp.SetIntValue(val)
-	m.aggDataPoints = append(m.aggDataPoints, 1)
-	dp.MoveTo(dps.AppendEmpty())
+	dp.Attributes().PutStr("syscallhealth.issue.kind", syscallhealthIssueKindAttributeValue)
 }
 
 // updateCapacity saves max length of data point slices that will be used for the slice capacity.
@@ -758,11 +750,6 @@ func (m *metricSyscallhealthIssuesActive) updateCapacity() {
 // emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
 func (m *metricSyscallhealthIssuesActive) emit(metrics pmetric.MetricSlice) {
 	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
-		if m.config.AggregationStrategy == AggregationStrategyAvg {
-			for i, aggCount := range m.aggDataPoints {
-				m.data.Gauge().DataPoints().At(i).SetIntValue(m.data.Gauge().DataPoints().At(i).IntValue() / aggCount)
-			}
-		}
 		m.updateCapacity()
 		m.data.MoveTo(metrics.AppendEmpty())
 		m.init()
@@ -944,11 +931,17 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 	if mbc.ResourceAttributes.OsType.MetricsExclude != nil {
 		mb.resourceAttributeExcludeFilter["os.type"] = filter.CreateFilter(mbc.ResourceAttributes.OsType.MetricsExclude)
 	}
-	if mbc.ResourceAttributes.ProcessCommandLine.MetricsInclude != nil {
-		mb.resourceAttributeIncludeFilter["process.command_line"] = filter.CreateFilter(mbc.ResourceAttributes.ProcessCommandLine.MetricsInclude)
+	if mbc.ResourceAttributes.ProcessCommandArgs.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["process.command_args"] = filter.CreateFilter(mbc.ResourceAttributes.ProcessCommandArgs.MetricsInclude)
 	}
-	if mbc.ResourceAttributes.ProcessCommandLine.MetricsExclude != nil {
-		mb.resourceAttributeExcludeFilter["process.command_line"] = filter.CreateFilter(mbc.ResourceAttributes.ProcessCommandLine.MetricsExclude)
+	if mbc.ResourceAttributes.ProcessCommandArgs.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["process.command_args"] = filter.CreateFilter(mbc.ResourceAttributes.ProcessCommandArgs.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.ProcessCreationTime.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["process.creation.time"] = filter.CreateFilter(mbc.ResourceAttributes.ProcessCreationTime.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.ProcessCreationTime.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["process.creation.time"] = filter.CreateFilter(mbc.ResourceAttributes.ProcessCreationTime.MetricsExclude)
 	}
 	if mbc.ResourceAttributes.ProcessExecutableName.MetricsInclude != nil {
 		mb.resourceAttributeIncludeFilter["process.executable.name"] = filter.CreateFilter(mbc.ResourceAttributes.ProcessExecutableName.MetricsInclude)
@@ -962,12 +955,6 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 	if mbc.ResourceAttributes.ProcessExecutablePath.MetricsExclude != nil {
 		mb.resourceAttributeExcludeFilter["process.executable.path"] = filter.CreateFilter(mbc.ResourceAttributes.ProcessExecutablePath.MetricsExclude)
 	}
-	if mbc.ResourceAttributes.ProcessOwner.MetricsInclude != nil {
-		mb.resourceAttributeIncludeFilter["process.owner"] = filter.CreateFilter(mbc.ResourceAttributes.ProcessOwner.MetricsInclude)
-	}
-	if mbc.ResourceAttributes.ProcessOwner.MetricsExclude != nil {
-		mb.resourceAttributeExcludeFilter["process.owner"] = filter.CreateFilter(mbc.ResourceAttributes.ProcessOwner.MetricsExclude)
-	}
 	if mbc.ResourceAttributes.ProcessParentPid.MetricsInclude != nil {
 		mb.resourceAttributeIncludeFilter["process.parent_pid"] = filter.CreateFilter(mbc.ResourceAttributes.ProcessParentPid.MetricsInclude)
 	}
@@ -980,11 +967,23 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 	if mbc.ResourceAttributes.ProcessPid.MetricsExclude != nil {
 		mb.resourceAttributeExcludeFilter["process.pid"] = filter.CreateFilter(mbc.ResourceAttributes.ProcessPid.MetricsExclude)
 	}
+	if mbc.ResourceAttributes.ProcessRealUserID.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["process.real_user.id"] = filter.CreateFilter(mbc.ResourceAttributes.ProcessRealUserID.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.ProcessRealUserID.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["process.real_user.id"] = filter.CreateFilter(mbc.ResourceAttributes.ProcessRealUserID.MetricsExclude)
+	}
 	if mbc.ResourceAttributes.ProcessUserID.MetricsInclude != nil {
 		mb.resourceAttributeIncludeFilter["process.user.id"] = filter.CreateFilter(mbc.ResourceAttributes.ProcessUserID.MetricsInclude)
 	}
 	if mbc.ResourceAttributes.ProcessUserID.MetricsExclude != nil {
 		mb.resourceAttributeExcludeFilter["process.user.id"] = filter.CreateFilter(mbc.ResourceAttributes.ProcessUserID.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.ProcessUserName.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["process.user.name"] = filter.CreateFilter(mbc.ResourceAttributes.ProcessUserName.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.ProcessUserName.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["process.user.name"] = filter.CreateFilter(mbc.ResourceAttributes.ProcessUserName.MetricsExclude)
 	}
 
 	for _, op := range options {
@@ -1051,6 +1050,7 @@ func WithStartTimeOverride(start pcommon.Timestamp) ResourceMetricsOption {
 // Resource attributes should be provided as ResourceMetricsOption arguments.
 func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	rm := pmetric.NewResourceMetrics()
+	rm.SetSchemaUrl(conventions.SchemaURL)
 	ils := rm.ScopeMetrics().AppendEmpty()
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(mb.buildInfo.Version)
@@ -1116,8 +1116,8 @@ func (mb *MetricsBuilder) RecordSyscallhealthEventsSuppressedDataPoint(ts pcommo
 }
 
 // RecordSyscallhealthFailuresDataPoint adds a data point to syscallhealth.failures metric.
-func (mb *MetricsBuilder) RecordSyscallhealthFailuresDataPoint(ts pcommon.Timestamp, val int64, syscallNameAttributeValue string, errorTypeAttributeValue string, syscallhealthCategoryAttributeValue string) {
-	mb.metricSyscallhealthFailures.recordDataPoint(mb.startTime, ts, val, syscallNameAttributeValue, errorTypeAttributeValue, syscallhealthCategoryAttributeValue)
+func (mb *MetricsBuilder) RecordSyscallhealthFailuresDataPoint(ts pcommon.Timestamp, val int64, syscallhealthSyscallNameAttributeValue string, errorTypeAttributeValue string, syscallhealthCategoryAttributeValue AttributeSyscallhealthCategory) {
+	mb.metricSyscallhealthFailures.recordDataPoint(mb.startTime, ts, val, syscallhealthSyscallNameAttributeValue, errorTypeAttributeValue, syscallhealthCategoryAttributeValue.String())
 }
 
 // RecordSyscallhealthFailuresUndeliveredDataPoint adds a data point to syscallhealth.failures.undelivered metric.

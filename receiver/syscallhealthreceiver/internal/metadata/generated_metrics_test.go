@@ -69,8 +69,6 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
 			aggMap["syscallhealth.connect.failures"] = mb.metricSyscallhealthConnectFailures.config.AggregationStrategy
 			aggMap["syscallhealth.events.dropped"] = mb.metricSyscallhealthEventsDropped.config.AggregationStrategy
-			aggMap["syscallhealth.failures"] = mb.metricSyscallhealthFailures.config.AggregationStrategy
-			aggMap["syscallhealth.issues.active"] = mb.metricSyscallhealthIssuesActive.config.AggregationStrategy
 			aggMap["syscallhealth.issues.evicted"] = mb.metricSyscallhealthIssuesEvicted.config.AggregationStrategy
 
 			expectedWarnings := 0
@@ -84,7 +82,7 @@ func TestMetricsBuilder(t *testing.T) {
 			allMetricsCount++
 			mb.RecordSyscallhealthConnectFailuresDataPoint(ts, 1, "network.peer.address-val", 17, "error.type-val")
 			if tt.name == "reaggregate_set" {
-				mb.RecordSyscallhealthConnectFailuresDataPoint(ts, 3, "network.peer.address-val-2", 18, "error.type-val-2")
+				mb.RecordSyscallhealthConnectFailuresDataPoint(ts, 3, "network.peer.address-val-2", 18, "error.type-val")
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -100,10 +98,7 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordSyscallhealthEventsSuppressedDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordSyscallhealthFailuresDataPoint(ts, 1, "syscall.name-val", "error.type-val", "syscallhealth.category-val")
-			if tt.name == "reaggregate_set" {
-				mb.RecordSyscallhealthFailuresDataPoint(ts, 3, "syscall.name-val-2", "error.type-val-2", "syscallhealth.category-val-2")
-			}
+			mb.RecordSyscallhealthFailuresDataPoint(ts, 1, "syscallhealth.syscall.name-val", "error.type-val", AttributeSyscallhealthCategoryFile)
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordSyscallhealthFailuresUndeliveredDataPoint(ts, 1)
@@ -113,9 +108,6 @@ func TestMetricsBuilder(t *testing.T) {
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordSyscallhealthIssuesActiveDataPoint(ts, 1, AttributeSyscallhealthIssueKindConnectionRefused)
-			if tt.name == "reaggregate_set" {
-				mb.RecordSyscallhealthIssuesActiveDataPoint(ts, 3, AttributeSyscallhealthIssueKindConnectionTimeout)
-			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordSyscallhealthIssuesEvictedDataPoint(ts, 1, AttributeSyscallhealthEvictionTargetSeries)
@@ -127,20 +119,20 @@ func TestMetricsBuilder(t *testing.T) {
 			rb.SetContainerID("container.id-val")
 			rb.SetHostName("host.name-val")
 			rb.SetOsType("os.type-val")
-			rb.SetProcessCommandLine("process.command_line-val")
+			rb.SetProcessCommandArgs([]any{"process.command_args-item1", "process.command_args-item2"})
+			rb.SetProcessCreationTime("process.creation.time-val")
 			rb.SetProcessExecutableName("process.executable.name-val")
 			rb.SetProcessExecutablePath("process.executable.path-val")
-			rb.SetProcessOwner("process.owner-val")
 			rb.SetProcessParentPid(18)
 			rb.SetProcessPid(11)
+			rb.SetProcessRealUserID(20)
 			rb.SetProcessUserID(15)
+			rb.SetProcessUserName("process.user.name-val")
 			res := rb.Emit()
 			metrics := mb.Emit(WithResource(res))
 			if tt.name == "reaggregate_set" {
 				assert.Empty(t, mb.metricSyscallhealthConnectFailures.aggDataPoints)
 				assert.Empty(t, mb.metricSyscallhealthEventsDropped.aggDataPoints)
-				assert.Empty(t, mb.metricSyscallhealthFailures.aggDataPoints)
-				assert.Empty(t, mb.metricSyscallhealthIssuesActive.aggDataPoints)
 				assert.Empty(t, mb.metricSyscallhealthIssuesEvicted.aggDataPoints)
 			}
 
@@ -221,7 +213,7 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("network.peer.port")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("error.type")
-						assert.False(t, ok)
+						assert.True(t, ok)
 					}
 				case "syscallhealth.connects.untracked":
 					assert.False(t, validatedMetrics["syscallhealth.connects.untracked"], "Found a duplicate in the metrics slice: syscallhealth.connects.untracked")
@@ -296,59 +288,28 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
 				case "syscallhealth.failures":
-					if tt.name != "reaggregate_set" {
-						assert.False(t, validatedMetrics["syscallhealth.failures"], "Found a duplicate in the metrics slice: syscallhealth.failures")
-						validatedMetrics["syscallhealth.failures"] = true
-						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
-						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Exact number of failed syscalls per process, syscall and errno, counted in the kernel before any rate limiting or ring buffer drop.", mi.Description())
-						assert.Equal(t, "{failure}", mi.Unit())
-						assert.True(t, mi.Sum().IsMonotonic())
-						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
-						dp := mi.Sum().DataPoints().At(0)
-						assert.Equal(t, start, dp.StartTimestamp())
-						assert.Equal(t, ts, dp.Timestamp())
-						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
-						assert.Equal(t, int64(1), dp.IntValue())
-						syscallNameAttrVal, ok := dp.Attributes().Get("syscall.name")
-						assert.True(t, ok)
-						assert.Equal(t, "syscall.name-val", syscallNameAttrVal.Str())
-						errorTypeAttrVal, ok := dp.Attributes().Get("error.type")
-						assert.True(t, ok)
-						assert.Equal(t, "error.type-val", errorTypeAttrVal.Str())
-						syscallhealthCategoryAttrVal, ok := dp.Attributes().Get("syscallhealth.category")
-						assert.True(t, ok)
-						assert.Equal(t, "syscallhealth.category-val", syscallhealthCategoryAttrVal.Str())
-					} else {
-						assert.False(t, validatedMetrics["syscallhealth.failures"], "Found a duplicate in the metrics slice: syscallhealth.failures")
-						validatedMetrics["syscallhealth.failures"] = true
-						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
-						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Exact number of failed syscalls per process, syscall and errno, counted in the kernel before any rate limiting or ring buffer drop.", mi.Description())
-						assert.Equal(t, "{failure}", mi.Unit())
-						assert.True(t, mi.Sum().IsMonotonic())
-						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
-						dp := mi.Sum().DataPoints().At(0)
-						assert.Equal(t, start, dp.StartTimestamp())
-						assert.Equal(t, ts, dp.Timestamp())
-						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
-						switch aggMap["syscallhealth.failures"] {
-						case "sum":
-							assert.Equal(t, int64(4), dp.IntValue())
-						case "avg":
-							assert.Equal(t, int64(2), dp.IntValue())
-						case "min":
-							assert.Equal(t, int64(1), dp.IntValue())
-						case "max":
-							assert.Equal(t, int64(3), dp.IntValue())
-						}
-						_, ok := dp.Attributes().Get("syscall.name")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("error.type")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("syscallhealth.category")
-						assert.False(t, ok)
-					}
+					assert.False(t, validatedMetrics["syscallhealth.failures"], "Found a duplicate in the metrics slice: syscallhealth.failures")
+					validatedMetrics["syscallhealth.failures"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Exact number of failed syscalls per process, syscall and errno, counted in the kernel before any rate limiting or ring buffer drop.", mi.Description())
+					assert.Equal(t, "{failure}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+					syscallhealthSyscallNameAttrVal, ok := dp.Attributes().Get("syscallhealth.syscall.name")
+					assert.True(t, ok)
+					assert.Equal(t, "syscallhealth.syscall.name-val", syscallhealthSyscallNameAttrVal.Str())
+					errorTypeAttrVal, ok := dp.Attributes().Get("error.type")
+					assert.True(t, ok)
+					assert.Equal(t, "error.type-val", errorTypeAttrVal.Str())
+					syscallhealthCategoryAttrVal, ok := dp.Attributes().Get("syscallhealth.category")
+					assert.True(t, ok)
+					assert.Equal(t, "file", syscallhealthCategoryAttrVal.Str())
 				case "syscallhealth.failures.undelivered":
 					assert.False(t, validatedMetrics["syscallhealth.failures.undelivered"], "Found a duplicate in the metrics slice: syscallhealth.failures.undelivered")
 					validatedMetrics["syscallhealth.failures.undelivered"] = true
@@ -378,45 +339,20 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
 				case "syscallhealth.issues.active":
-					if tt.name != "reaggregate_set" {
-						assert.False(t, validatedMetrics["syscallhealth.issues.active"], "Found a duplicate in the metrics slice: syscallhealth.issues.active")
-						validatedMetrics["syscallhealth.issues.active"] = true
-						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
-						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Health findings currently open, by kind.", mi.Description())
-						assert.Equal(t, "{issue}", mi.Unit())
-						dp := mi.Gauge().DataPoints().At(0)
-						assert.Equal(t, start, dp.StartTimestamp())
-						assert.Equal(t, ts, dp.Timestamp())
-						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
-						assert.Equal(t, int64(1), dp.IntValue())
-						syscallhealthIssueKindAttrVal, ok := dp.Attributes().Get("syscallhealth.issue.kind")
-						assert.True(t, ok)
-						assert.Equal(t, "connection_refused", syscallhealthIssueKindAttrVal.Str())
-					} else {
-						assert.False(t, validatedMetrics["syscallhealth.issues.active"], "Found a duplicate in the metrics slice: syscallhealth.issues.active")
-						validatedMetrics["syscallhealth.issues.active"] = true
-						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
-						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Health findings currently open, by kind.", mi.Description())
-						assert.Equal(t, "{issue}", mi.Unit())
-						dp := mi.Gauge().DataPoints().At(0)
-						assert.Equal(t, start, dp.StartTimestamp())
-						assert.Equal(t, ts, dp.Timestamp())
-						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
-						switch aggMap["syscallhealth.issues.active"] {
-						case "sum":
-							assert.Equal(t, int64(4), dp.IntValue())
-						case "avg":
-							assert.Equal(t, int64(2), dp.IntValue())
-						case "min":
-							assert.Equal(t, int64(1), dp.IntValue())
-						case "max":
-							assert.Equal(t, int64(3), dp.IntValue())
-						}
-						_, ok := dp.Attributes().Get("syscallhealth.issue.kind")
-						assert.False(t, ok)
-					}
+					assert.False(t, validatedMetrics["syscallhealth.issues.active"], "Found a duplicate in the metrics slice: syscallhealth.issues.active")
+					validatedMetrics["syscallhealth.issues.active"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Health findings currently open, by kind.", mi.Description())
+					assert.Equal(t, "{issue}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+					syscallhealthIssueKindAttrVal, ok := dp.Attributes().Get("syscallhealth.issue.kind")
+					assert.True(t, ok)
+					assert.Equal(t, "connection_refused", syscallhealthIssueKindAttrVal.Str())
 				case "syscallhealth.issues.evicted":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["syscallhealth.issues.evicted"], "Found a duplicate in the metrics slice: syscallhealth.issues.evicted")

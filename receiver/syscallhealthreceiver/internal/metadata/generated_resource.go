@@ -42,10 +42,17 @@ func (rb *ResourceBuilder) SetOsType(val string) {
 	}
 }
 
-// SetProcessCommandLine sets provided value as "process.command_line" attribute.
-func (rb *ResourceBuilder) SetProcessCommandLine(val string) {
-	if rb.config.ProcessCommandLine.Enabled {
-		rb.res.Attributes().PutStr("process.command_line", val)
+// SetProcessCommandArgs sets provided value as "process.command_args" attribute.
+func (rb *ResourceBuilder) SetProcessCommandArgs(val []any) {
+	if rb.config.ProcessCommandArgs.Enabled {
+		rb.res.Attributes().PutEmptySlice("process.command_args").FromRaw(val)
+	}
+}
+
+// SetProcessCreationTime sets provided value as "process.creation.time" attribute.
+func (rb *ResourceBuilder) SetProcessCreationTime(val string) {
+	if rb.config.ProcessCreationTime.Enabled {
+		rb.res.Attributes().PutStr("process.creation.time", val)
 	}
 }
 
@@ -63,13 +70,6 @@ func (rb *ResourceBuilder) SetProcessExecutablePath(val string) {
 	}
 }
 
-// SetProcessOwner sets provided value as "process.owner" attribute.
-func (rb *ResourceBuilder) SetProcessOwner(val string) {
-	if rb.config.ProcessOwner.Enabled {
-		rb.res.Attributes().PutStr("process.owner", val)
-	}
-}
-
 // SetProcessParentPid sets provided value as "process.parent_pid" attribute.
 func (rb *ResourceBuilder) SetProcessParentPid(val int64) {
 	if rb.config.ProcessParentPid.Enabled {
@@ -84,10 +84,24 @@ func (rb *ResourceBuilder) SetProcessPid(val int64) {
 	}
 }
 
+// SetProcessRealUserID sets provided value as "process.real_user.id" attribute.
+func (rb *ResourceBuilder) SetProcessRealUserID(val int64) {
+	if rb.config.ProcessRealUserID.Enabled {
+		rb.res.Attributes().PutInt("process.real_user.id", val)
+	}
+}
+
 // SetProcessUserID sets provided value as "process.user.id" attribute.
 func (rb *ResourceBuilder) SetProcessUserID(val int64) {
 	if rb.config.ProcessUserID.Enabled {
 		rb.res.Attributes().PutInt("process.user.id", val)
+	}
+}
+
+// SetProcessUserName sets provided value as "process.user.name" attribute.
+func (rb *ResourceBuilder) SetProcessUserName(val string) {
+	if rb.config.ProcessUserName.Enabled {
+		rb.res.Attributes().PutStr("process.user.name", val)
 	}
 }
 

@@ -16,22 +16,24 @@ func TestResourceBuilder(t *testing.T) {
 			rb.SetContainerID("container.id-val")
 			rb.SetHostName("host.name-val")
 			rb.SetOsType("os.type-val")
-			rb.SetProcessCommandLine("process.command_line-val")
+			rb.SetProcessCommandArgs([]any{"process.command_args-item1", "process.command_args-item2"})
+			rb.SetProcessCreationTime("process.creation.time-val")
 			rb.SetProcessExecutableName("process.executable.name-val")
 			rb.SetProcessExecutablePath("process.executable.path-val")
-			rb.SetProcessOwner("process.owner-val")
 			rb.SetProcessParentPid(18)
 			rb.SetProcessPid(11)
+			rb.SetProcessRealUserID(20)
 			rb.SetProcessUserID(15)
+			rb.SetProcessUserName("process.user.name-val")
 
 			res := rb.Emit()
 			assert.Equal(t, 0, rb.Emit().Attributes().Len()) // Second call should return empty Resource
 
 			switch tt {
 			case "default":
-				assert.Equal(t, 9, res.Attributes().Len())
+				assert.Equal(t, 11, res.Attributes().Len())
 			case "all_set":
-				assert.Equal(t, 10, res.Attributes().Len())
+				assert.Equal(t, 12, res.Attributes().Len())
 			case "none_set":
 				assert.Equal(t, 0, res.Attributes().Len())
 				return
@@ -53,10 +55,15 @@ func TestResourceBuilder(t *testing.T) {
 			if ok {
 				assert.Equal(t, "os.type-val", osTypeAttrVal.Str())
 			}
-			processCommandLineAttrVal, ok := res.Attributes().Get("process.command_line")
+			processCommandArgsAttrVal, ok := res.Attributes().Get("process.command_args")
 			assert.Equal(t, tt == "all_set", ok)
 			if ok {
-				assert.Equal(t, "process.command_line-val", processCommandLineAttrVal.Str())
+				assert.Equal(t, []any{"process.command_args-item1", "process.command_args-item2"}, processCommandArgsAttrVal.Slice().AsRaw())
+			}
+			processCreationTimeAttrVal, ok := res.Attributes().Get("process.creation.time")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "process.creation.time-val", processCreationTimeAttrVal.Str())
 			}
 			processExecutableNameAttrVal, ok := res.Attributes().Get("process.executable.name")
 			assert.True(t, ok)
@@ -68,11 +75,6 @@ func TestResourceBuilder(t *testing.T) {
 			if ok {
 				assert.Equal(t, "process.executable.path-val", processExecutablePathAttrVal.Str())
 			}
-			processOwnerAttrVal, ok := res.Attributes().Get("process.owner")
-			assert.True(t, ok)
-			if ok {
-				assert.Equal(t, "process.owner-val", processOwnerAttrVal.Str())
-			}
 			processParentPidAttrVal, ok := res.Attributes().Get("process.parent_pid")
 			assert.True(t, ok)
 			if ok {
@@ -83,10 +85,20 @@ func TestResourceBuilder(t *testing.T) {
 			if ok {
 				assert.EqualValues(t, 11, processPidAttrVal.Int())
 			}
+			processRealUserIDAttrVal, ok := res.Attributes().Get("process.real_user.id")
+			assert.True(t, ok)
+			if ok {
+				assert.EqualValues(t, 20, processRealUserIDAttrVal.Int())
+			}
 			processUserIDAttrVal, ok := res.Attributes().Get("process.user.id")
 			assert.True(t, ok)
 			if ok {
 				assert.EqualValues(t, 15, processUserIDAttrVal.Int())
+			}
+			processUserNameAttrVal, ok := res.Attributes().Get("process.user.name")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "process.user.name-val", processUserNameAttrVal.Str())
 			}
 		})
 	}

@@ -1,0 +1,36 @@
+//go:build linux
+
+package syscallhealthreceiver // import "github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver"
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// nodeNameEnv is the variable a Kubernetes DaemonSet sets from the downward API (spec.nodeName).
+const nodeNameEnv = "K8S_NODE_NAME"
+
+// nodeName is host.name: the name of the node whose kernel the receiver watches, never a pod's or a
+// container's own name. K8S_NODE_NAME wins; else the kernel's host name, but only when the collector shares
+// the UTS namespace of the proc root's init process (on the host, or a container with the host's UTS
+// namespace): a container's own namespace only knows the container's name.
+func nodeName(procRoot string) (string, error) {
+	if name := strings.TrimSpace(os.Getenv(nodeNameEnv)); name != "" {
+		return name, nil
+	}
+	own, errOwn := os.Readlink(filepath.Join(procRoot, "self", "ns", "uts"))
+	host, errHost := os.Readlink(filepath.Join(procRoot, "1", "ns", "uts"))
+	if errOwn != nil || errHost != nil {
+		return "", errors.Join(errors.New("cannot tell whether the collector runs in the host's UTS namespace; set "+nodeNameEnv), errOwn, errHost)
+	}
+	if own != host {
+		return "", errors.New("the collector runs in a UTS namespace of its own, whose host name is not the node's; set " + nodeNameEnv + " (e.g. from the downward API, spec.nodeName) or share the host's UTS namespace")
+	}
+	raw, err := os.ReadFile(filepath.Join(procRoot, "sys", "kernel", "hostname"))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(raw)), nil
+}
