@@ -13,19 +13,17 @@ import (
 const nodeNameEnv = "K8S_NODE_NAME"
 
 // nodeName is host.name: the name of the node whose kernel the receiver watches, never a pod's or a
-// container's own name. K8S_NODE_NAME wins; else the kernel's host name, but only when the collector shares
-// the UTS namespace of the proc root's init process (on the host, or a container with the host's UTS
-// namespace): a container's own namespace only knows the container's name.
+// container's own name. K8S_NODE_NAME wins; else the kernel's host name from the proc root, unless the
+// collector provably runs in a UTS namespace other than the proc root's init process (a container of its own,
+// whose namespace only knows the container's name). When the namespaces cannot be compared (pid 1 belongs to
+// an outer user namespace), the kernel's host name is used.
 func nodeName(procRoot string) (string, error) {
 	if name := strings.TrimSpace(os.Getenv(nodeNameEnv)); name != "" {
 		return name, nil
 	}
 	own, errOwn := os.Readlink(filepath.Join(procRoot, "self", "ns", "uts"))
 	host, errHost := os.Readlink(filepath.Join(procRoot, "1", "ns", "uts"))
-	if errOwn != nil || errHost != nil {
-		return "", errors.Join(errors.New("cannot tell whether the collector runs in the host's UTS namespace; set "+nodeNameEnv), errOwn, errHost)
-	}
-	if own != host {
+	if errOwn == nil && errHost == nil && own != host {
 		return "", errors.New("the collector runs in a UTS namespace of its own, whose host name is not the node's; set " + nodeNameEnv + " (e.g. from the downward API, spec.nodeName) or share the host's UTS namespace")
 	}
 	raw, err := os.ReadFile(filepath.Join(procRoot, "sys", "kernel", "hostname"))

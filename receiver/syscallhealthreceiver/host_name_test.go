@@ -33,6 +33,13 @@ func TestNodeName(t *testing.T) {
 	_, err = nodeName(fakeProcRoot(t, "uts:[4026532999]", "uts:[4026531838]"))
 	assert.ErrorContains(t, err, nodeNameEnv, "a pod's own UTS namespace only knows the pod's name: no host.name rather than a wrong one")
 
+	// pid 1's namespace not readable (an outer user namespace owns it): the kernel's host name.
+	root := fakeProcRoot(t, "uts:[4026532999]", "uts:[4026531838]")
+	require.NoError(t, os.Remove(filepath.Join(root, "1", "ns", "uts")))
+	name, err = nodeName(root)
+	require.NoError(t, err)
+	assert.Equal(t, "node-7", name)
+
 	t.Setenv(nodeNameEnv, "worker-3")
 	name, err = nodeName(fakeProcRoot(t, "uts:[4026532999]", "uts:[4026531838]"))
 	require.NoError(t, err)

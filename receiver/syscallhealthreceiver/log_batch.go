@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	conventions "go.opentelemetry.io/otel/semconv/v1.43.0"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
 	"github.com/syscallhealth/syscallhealth/internal/safetext"
@@ -90,6 +91,7 @@ func (b *logBatch) add(p *processInfo, ev *bpf.Event, names failureNames, sev pl
 // appendResource starts the records of one resource under the receiver's scope; b.mu must be held.
 func (b *logBatch) appendResource(res pcommon.Resource) plog.LogRecordSlice {
 	rl := b.logs.ResourceLogs().AppendEmpty()
+	rl.SetSchemaUrl(conventions.SchemaURL) // as the generated metrics builder does: the attributes follow it
 	res.MoveTo(rl.Resource())
 	sl := rl.ScopeLogs().AppendEmpty()
 	sl.Scope().SetName(metadata.ScopeName)
