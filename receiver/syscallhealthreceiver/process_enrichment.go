@@ -75,9 +75,9 @@ type processCache struct {
 	readCommandLine bool
 	// bootTime is the host's boot time in seconds (btime of <procRoot>/stat), for process.creation.time;
 	// 0 when unreadable.
-	bootTime uint64
-	now             func() time.Time
-	lookupUser      func(uid uint32) string
+	bootTime   uint64
+	now        func() time.Time
+	lookupUser func(uid uint32) string
 
 	mu      sync.Mutex
 	byPID   map[uint32]*list.Element // of *cacheEntry
