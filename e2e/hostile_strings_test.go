@@ -76,7 +76,8 @@ func TestHostileStringsReachEveryExporterEscaped(t *testing.T) {
 		attrs, resource := lr.record.Attributes().AsRaw(), lr.resource.AsRaw()
 		assert.Equal(t, `@x failed\nFAKE LINE \x1b[2J`, attrs["network.peer.address"])
 		assert.Equal(t, `connect to @x failed\nFAKE LINE \x1b[2J failed: ECONNREFUSED (Connection refused)`, lr.record.Body().Str())
-		assert.Contains(t, resource["process.command_line"], `-comm ev\n\x1b[31mil`)
+		assert.Contains(t, resource["process.command_args"], `ev\n\x1b[31mil`, "each argument escaped on its own")
+		assert.Equal(t, `ev\n\x1b[31mil`, attrs["thread.name"], "the comm the trigger gave itself")
 		assert.Equal(t, int64(65534), resource["process.user.id"])
 	}
 	for _, lr := range recordsOf(logs, denied) {
