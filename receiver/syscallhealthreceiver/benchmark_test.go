@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
 
 // rawRecordFiles are ring buffer records captured from the kernel by the bpf package's tests.
@@ -57,7 +58,7 @@ func BenchmarkEventProcessing(b *testing.B) {
 	})
 
 	b.Run("enrich", func(b *testing.B) {
-		processes := newProcessCache("/proc", false)
+		processes := newProcessCache(hostfs.New("/", 0, nil), false)
 		own := ev
 		own.PID = uint32(os.Getpid())
 		b.ReportAllocs()
@@ -69,7 +70,7 @@ func BenchmarkEventProcessing(b *testing.B) {
 	})
 
 	b.Run("convert", func(b *testing.B) {
-		processes := newProcessCache("/proc", false)
+		processes := newProcessCache(hostfs.New("/", 0, nil), false)
 		escalation := newEscalationTracker()
 		batch := newLogBatch(hostInfo{name: "bench"}, createDefaultConfig().ResourceAttributes, "bench")
 		clock := bpf.NewBootClock()
@@ -86,7 +87,7 @@ func BenchmarkEventProcessing(b *testing.B) {
 	})
 
 	b.Run("decode+enrich+convert", func(b *testing.B) {
-		processes := newProcessCache("/proc", false)
+		processes := newProcessCache(hostfs.New("/", 0, nil), false)
 		escalation := newEscalationTracker()
 		batch := newLogBatch(hostInfo{name: "bench"}, createDefaultConfig().ResourceAttributes, "bench")
 		clock := bpf.NewBootClock()

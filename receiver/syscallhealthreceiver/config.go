@@ -6,12 +6,14 @@ import (
 	"maps"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/findings"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
 )
 
@@ -61,6 +63,9 @@ type Config struct {
 	TrackingMapSize int `mapstructure:"tracking_map_size"`
 	// IncludePaths makes the kernel read the path and socket address arguments of failed syscalls.
 	IncludePaths bool `mapstructure:"include_paths"`
+	// RootPath is where the host's root filesystem is mounted, for a collector in a container: /proc is read
+	// at <root_path>/proc. Empty means the collector's own root.
+	RootPath string `mapstructure:"root_path"`
 	// ErrorMode is what happens when the probes cannot load: propagate (fail the start) or ignore.
 	ErrorMode ErrorMode `mapstructure:"error_mode"`
 	// Findings turns failure patterns into health findings (syscallhealth.issue records, syscallhealth.issues.active).
@@ -115,6 +120,11 @@ func (cfg *Config) Validate() error {
 	if cfg.TrackingMapSize <= 0 || cfg.TrackingMapSize > maxTrackingMapSize {
 		errs = append(errs, fmt.Errorf("tracking_map_size must be between 1 and %d, got %d", maxTrackingMapSize, cfg.TrackingMapSize))
 	}
+	if cfg.RootPath != "" {
+		if err := validateRootPath(cfg.RootPath); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	switch cfg.ErrorMode {
 	case ErrorModePropagate, ErrorModeIgnore:
 	default:
@@ -128,6 +138,14 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("kernel probe options: %w", err)
 	}
 	return nil
+}
+
+// validateRootPath checks that root_path is an absolute path whose proc directory is a mounted procfs.
+func validateRootPath(root string) error {
+	if !filepath.IsAbs(root) {
+		return fmt.Errorf("root_path must be an absolute path (where the host's / is mounted, e.g. /hostfs), got %q", root)
+	}
+	return hostfs.New(root, 0, nil).CheckProcfs()
 }
 
 func (b ByteSize) validateRingBuffer() error {

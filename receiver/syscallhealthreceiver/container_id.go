@@ -3,28 +3,22 @@
 package syscallhealthreceiver // import "github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver"
 
 import (
-	"bufio"
-	"io"
 	"strings"
+
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
 
 // Runtime prefixes of the systemd scope names that hold a container: docker, containerd (CRI), CRI-O and podman.
 var containerScopePrefixes = []string{"docker-", "cri-containerd-", "crio-", "libpod-"}
 
-// containerIDFromCgroup returns the container ID found in the contents of /proc/<pid>/cgroup, or "" when the
+// containerIDFromCgroups returns the container ID found in the lines of /proc/<pid>/cgroup, or "" when the
 // process is not in a container. It understands cgroup v1 lines ("4:pids:/docker/<id>") and v2 lines
 // ("0::/system.slice/docker-<id>.scope"), and the path shapes of docker (cgroupfs and systemd drivers),
 // containerd/CRI and CRI-O under kubepods (".../pod<uid>/<id>", ".../cri-containerd-<id>.scope") and podman
 // ("libpod-<id>.scope", "/libpod_parent/libpod-<id>"). The innermost container wins (docker in docker).
-func containerIDFromCgroup(r io.Reader) string {
-	scanner := bufio.NewScanner(r)
-	for scanner.Scan() {
-		// hierarchy-ID:controller-list:cgroup-path; the path itself may contain ':'.
-		parts := strings.SplitN(scanner.Text(), ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if id := containerIDFromPath(parts[2]); id != "" {
+func containerIDFromCgroups(cgroups []hostfs.Cgroup) string {
+	for _, cg := range cgroups {
+		if id := containerIDFromPath(cg.Path); id != "" {
 			return id
 		}
 	}

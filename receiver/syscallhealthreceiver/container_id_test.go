@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
 
 func TestContainerIDFromCgroup(t *testing.T) {
@@ -112,7 +114,7 @@ func TestContainerIDFromCgroup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, containerIDFromCgroup(strings.NewReader(tt.cgroup)))
+			assert.Equal(t, tt.want, containerIDFromCgroups(hostfs.ParseCgroups(strings.NewReader(tt.cgroup))))
 		})
 	}
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/syscallhealth/syscallhealth/bpf"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/findings"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
 )
 
@@ -104,15 +105,16 @@ type conversionPipeline struct {
 	now         *testClock
 }
 
-func newConversionPipeline(t testing.TB, procRoot string) *conversionPipeline {
+// newConversionPipeline builds the receiver's pipeline on a host root whose proc directory is a fixture.
+func newConversionPipeline(t testing.TB, root string) *conversionPipeline {
 	clock := &testClock{now: bootBase.Add(104 * time.Second)}
 	cfg := createDefaultConfig()
 	engine, err := findings.NewEngine(cfg.Findings, findings.Settings{
-		UpdateInterval: cfg.CollectionInterval, MaxSeries: 2 * cfg.TrackingMapSize, ProcRoot: procRoot, Clock: clock,
+		UpdateInterval: cfg.CollectionInterval, MaxSeries: 2 * cfg.TrackingMapSize, Host: hostfs.New(root, time.Minute, nil), Clock: clock,
 	})
 	require.NoError(t, err)
 	return &conversionPipeline{
-		processes:   newTestProcessCache(procRoot, false, clock),
+		processes:   newTestProcessCache(root, false, clock),
 		escalation:  newEscalationTracker(),
 		destination: newDestinationCounts(zap.NewNop(), true, pcommon.NewTimestampFromTime(bootBase.Add(90*time.Second))),
 		findings:    engine,
@@ -133,7 +135,7 @@ func (c *conversionPipeline) handle(ev *bpf.Event) bool {
 }
 
 func TestEventsToLogs(t *testing.T) {
-	pipeline := newConversionPipeline(t, filepath.Join("testdata", "proc"))
+	pipeline := newConversionPipeline(t, "testdata")
 	events := recordedFailures(t)
 	for i := range events {
 		require.True(t, pipeline.handle(&events[i]))
@@ -171,7 +173,7 @@ func TestEventsToLogs(t *testing.T) {
 // TestFindingsToLogs: the findings the recorded sequence opens become records of the same batch as the
 // failures, under the host resource.
 func TestFindingsToLogs(t *testing.T) {
-	pipeline := newConversionPipeline(t, filepath.Join("testdata", "proc"))
+	pipeline := newConversionPipeline(t, "testdata")
 	events := recordedFailures(t)
 	for i := range events {
 		require.True(t, pipeline.handle(&events[i]))
@@ -241,7 +243,7 @@ func forEachRecord(logs plog.Logs, fn func(plog.LogRecord)) {
 }
 
 func TestLogBatchIsBounded(t *testing.T) {
-	pipeline := newConversionPipeline(t, filepath.Join("testdata", "proc"))
+	pipeline := newConversionPipeline(t, "testdata")
 	ev := recordedFailures(t)[0]
 	for range maxPendingRecords {
 		require.True(t, pipeline.handle(&ev))
@@ -268,7 +270,7 @@ func TestCountsToMetrics(t *testing.T) {
 	drops.malformed.Add(1)
 	drops.backpressure.Add(7)
 	collector := newMetricsCollector(mb, hostInfo{name: testHostName}, pipeline.processes, pipeline.destination, &drops,
-		pipeline.escalation, pipeline.findings, pipeline.clock, loadTime, 16)
+		pipeline.escalation, pipeline.findings, pipeline.processes.host, pipeline.clock, loadTime, 16)
 	// The flush loop has evaluated the rules since the events: the gauge counts the findings they opened
 	// (disk_full, connection_refused, port_conflict, process_limit).
 	require.Len(t, pipeline.findings.Evaluate(), 4)
@@ -300,7 +302,7 @@ func TestCountsToMetrics(t *testing.T) {
 	// Ten seconds later: postgres's write count went down (deleted and counted anew), the API kept
 	// failing, the Java client's PID was reused by a new process, and a process never seen in an event and
 	// already gone shows up in the counts.
-	stat := filepath.Join(root, "4500", "stat")
+	stat := filepath.Join(root, "proc", "4500", "stat")
 	rewriteFile(t, stat, " 955555 ", " 999999 ")
 	second := []bpf.Count{
 		count(4242, "openat", "ENOSPC", 1, 100),

@@ -14,6 +14,7 @@ import (
 	"github.com/syscallhealth/syscallhealth/bpf"
 	"github.com/syscallhealth/syscallhealth/internal/safetext"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/findings"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
 )
 
@@ -37,6 +38,8 @@ type metricsCollector struct {
 	escalation  *escalationTracker
 	// findings gets every count and provides the findings gauges; nil when findings are disabled.
 	findings *findings.Engine
+	// hostFS counts the lookups that went unanswered.
+	hostFS *hostfs.Host
 	// clock turns the counts' boot-time stamps into wall-clock time for the finding engine.
 	clock wallClock
 
@@ -56,12 +59,12 @@ type metricsCollector struct {
 
 func newMetricsCollector(mb *metadata.MetricsBuilder, host hostInfo, processes *processCache,
 	destination *destinationCounts, drops *dropCounters, escalation *escalationTracker,
-	engine *findings.Engine, clock wallClock, loadTime time.Time, maxAwaitingSeries int,
+	engine *findings.Engine, hostFS *hostfs.Host, clock wallClock, loadTime time.Time, maxAwaitingSeries int,
 ) *metricsCollector {
 	ts := pcommon.NewTimestampFromTime(loadTime)
 	return &metricsCollector{
 		mb: mb, host: host, processes: processes, destination: destination, drops: drops, escalation: escalation,
-		findings: engine, clock: clock, loadTime: ts, previous: ts, series: make(map[bpf.CountKey]*seriesStart),
+		findings: engine, hostFS: hostFS, clock: clock, loadTime: ts, previous: ts, series: make(map[bpf.CountKey]*seriesStart),
 		maxAwaitingSeries: maxAwaitingSeries,
 	}
 }
@@ -141,6 +144,11 @@ func (m *metricsCollector) collect(counts []bpf.Count, exited map[uint32]bool, s
 	m.mb.RecordSyscallhealthFailuresUntrackedDataPoint(ts, int64(stats.Untracked))
 	m.mb.RecordSyscallhealthFailuresUndeliveredDataPoint(ts, int64(m.undelivered))
 	m.mb.RecordSyscallhealthConnectsUntrackedDataPoint(ts, int64(stats.UntrackedConnects))
+	lookups := m.hostFS.Stats()
+	m.mb.RecordSyscallhealthLookupsFailedDataPoint(ts, int64(lookups.TimedOut), metadata.AttributeSyscallhealthLookupReasonLookupTimeout)
+	m.mb.RecordSyscallhealthLookupsFailedDataPoint(ts, int64(lookups.Saturated), metadata.AttributeSyscallhealthLookupReasonLookupsSaturated)
+	m.mb.RecordSyscallhealthLookupsFailedDataPoint(ts, int64(lookups.Unresponsive), metadata.AttributeSyscallhealthLookupReasonFilesystemUnresponsive)
+	m.mb.RecordSyscallhealthLookupsFailedDataPoint(ts, int64(lookups.MountTableTooLarge), metadata.AttributeSyscallhealthLookupReasonMountTableTooLarge)
 	if m.findings != nil {
 		for _, a := range m.findings.Active() {
 			m.mb.RecordSyscallhealthIssuesActiveDataPoint(ts, a.Active, metadata.MapAttributeSyscallhealthIssueKind[a.Kind.String()])

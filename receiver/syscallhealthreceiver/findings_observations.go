@@ -13,7 +13,7 @@ import (
 func eventObservation(ev *bpf.Event, p *processInfo, names failureNames, clock wallClock) findings.Observation {
 	return findings.Observation{
 		Time: clock.Time(ev.TimestampNs), PID: ev.PID, UID: ev.UID,
-		Executable: p.ExecutableName, Command: cmp.Or(p.Command, ev.Comm), ContainerID: p.ContainerID,
+		Executable: p.ExecutableName, Command: cmp.Or(p.Command, ev.Comm), ContainerID: p.ContainerID, MountNamespace: p.MountNamespace,
 		Syscall: names.syscall, Errno: names.errno, Category: ev.Category.String(),
 		Path: ev.Path, Local: ev.Local, Peer: ev.Peer,
 		Total: ev.ErrorCount,
@@ -24,7 +24,7 @@ func eventObservation(ev *bpf.Event, p *processInfo, names failureNames, clock w
 func countObservation(c bpf.Count, p *processInfo, clock wallClock) findings.Observation {
 	return findings.Observation{
 		Time: clock.Time(c.LastSeenNs), FirstSeenNs: c.FirstSeenNs, PID: c.Key.PID, UID: p.RealUID,
-		Executable: p.ExecutableName, Command: p.Command, ContainerID: p.ContainerID,
+		Executable: p.ExecutableName, Command: p.Command, ContainerID: p.ContainerID, MountNamespace: p.MountNamespace,
 		Syscall: bpf.SyscallName(c.Key.Syscall), Errno: c.Key.Errno.Name(), Category: c.Category.String(),
 		Total: c.Count,
 	}

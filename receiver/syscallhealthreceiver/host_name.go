@@ -5,8 +5,9 @@ package syscallhealthreceiver // import "github.com/syscallhealth/syscallhealth/
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
 
 // nodeNameEnv is the variable a Kubernetes DaemonSet sets from the downward API (spec.nodeName).
@@ -17,18 +18,12 @@ const nodeNameEnv = "K8S_NODE_NAME"
 // collector provably runs in a UTS namespace other than the proc root's init process (a container of its own,
 // whose namespace only knows the container's name). When the namespaces cannot be compared (pid 1 belongs to
 // an outer user namespace), the kernel's host name is used.
-func nodeName(procRoot string) (string, error) {
+func nodeName(host *hostfs.Host) (string, error) {
 	if name := strings.TrimSpace(os.Getenv(nodeNameEnv)); name != "" {
 		return name, nil
 	}
-	own, errOwn := os.Readlink(filepath.Join(procRoot, "self", "ns", "uts"))
-	host, errHost := os.Readlink(filepath.Join(procRoot, "1", "ns", "uts"))
-	if errOwn == nil && errHost == nil && own != host {
+	if host.OwnUTSNamespace() {
 		return "", errors.New("the collector runs in a UTS namespace of its own, whose host name is not the node's; set " + nodeNameEnv + " (e.g. from the downward API, spec.nodeName) or share the host's UTS namespace")
 	}
-	raw, err := os.ReadFile(filepath.Join(procRoot, "sys", "kernel", "hostname"))
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(raw)), nil
+	return host.KernelHostName()
 }

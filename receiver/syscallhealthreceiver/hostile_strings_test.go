@@ -3,7 +3,6 @@
 package syscallhealthreceiver
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,7 +19,7 @@ import (
 // TestHostileStringsAreEscaped: a local user's process name, abstract socket name and file name reach the
 // records and the metrics escaped, and the result passes a strict OTLP decoder.
 func TestHostileStringsAreEscaped(t *testing.T) {
-	pipeline := newConversionPipeline(t, filepath.Join("testdata", "proc"))
+	pipeline := newConversionPipeline(t, "testdata")
 	// PID 7777 has no /proc entry in the fixture: the kernel's comm is all that names its thread.
 	refused := bpf.Event{TimestampNs: 100e9, PID: 7777, TID: 7777, PPID: 1, UID: 65534, GID: 65534, Comm: "ev\n\x1b[31mil",
 		Syscall: syscallNr(t, "connect"), Errno: errnoOf(t, "ECONNREFUSED"), Category: bpf.CategoryNetwork,
@@ -57,7 +56,7 @@ func TestHostileStringsAreEscaped(t *testing.T) {
 	cfg := createDefaultConfig()
 	mb := metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, receivertest.NewNopSettings(metadata.Type))
 	collector := newMetricsCollector(mb, hostInfo{name: testHostName}, pipeline.processes, pipeline.destination, &dropCounters{},
-		pipeline.escalation, pipeline.findings, pipeline.clock, bootBase, 1)
+		pipeline.escalation, pipeline.findings, pipeline.processes.host, pipeline.clock, bootBase, 1)
 	counts := []bpf.Count{{Key: bpf.CountKey{PID: 7777, Syscall: refused.Syscall, Errno: refused.Errno}, Category: bpf.CategoryNetwork, Count: 1, FirstSeenNs: 100e9}}
 	metrics := collector.collect(counts, nil, bpf.Stats{}, bootBase.Add(101*time.Second))
 	testenv.RequireStrictOTLPMetrics(t, metrics)

@@ -3,18 +3,15 @@
 package syscallhealthreceiver // import "github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver"
 
 import (
-	"bytes"
 	"container/list"
-	"errors"
-	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
 
 const (
@@ -23,11 +20,11 @@ const (
 	// revalidateAfter is how long a cached process is trusted before /proc/<pid>/stat is read again to
 	// notice an exec or a reused PID. Within it, events of the same process read nothing from /proc.
 	revalidateAfter = time.Second
-	// maxCommandLine bounds the bytes of /proc/<pid>/cmdline kept per process (Java class paths can be huge).
-	maxCommandLine = 2048
 	// clockTicksPerSecond is USER_HZ, the unit of the start time in /proc/<pid>/stat: 100 on every Linux
 	// architecture (it is part of the ABI).
 	clockTicksPerSecond = 100
+	// maxThreadNames bounds the thread names remembered per process (threads may name themselves).
+	maxThreadNames = 16
 	// maxRememberedIDs bounds the user name and cgroup lookups remembered.
 	maxRememberedIDs = 4096
 )
@@ -45,36 +42,53 @@ type processInfo struct {
 	EffectiveUID      uint32
 	EffectiveUIDKnown bool
 	UserName          string // name of the effective user; "" when unknown or it has none
-	// ExecutableName is the base name of /proc/<pid>/exe, "" when it was not readable.
+	// ExecutableName is the base name of /proc/<pid>/exe, "" when it was not readable or describes a
+	// program the process exec'd after its failure.
 	ExecutableName string
-	ExecutablePath string   // "" when /proc/<pid>/exe was not readable
-	CommandArgs    []string // nil unless process.command_args is enabled
+	ExecutablePath string   // "" likewise
+	CommandArgs    []string // nil unless process.command_args is enabled, and likewise
 	// CreationTime is process.creation.time (ISO 8601), "" when the process was gone before /proc was read.
 	CreationTime string
 	// Command is the kernel's name of the process (comm), for people: finding texts name a process by its
 	// executable, else by it.
 	Command     string
 	ContainerID string // "" outside containers
+	// MountNamespace is the inode of the process's mount namespace; 0 when unknown.
+	MountNamespace uint64
 	// startTime is field 22 of /proc/<pid>/stat (clock ticks after boot): with the PID it identifies the
 	// process across PID reuse. 0 when the process had exited before it could be read.
 	startTime uint64
-	// leaderComm is the thread group leader's name from /proc/<pid>/stat; it changes on exec.
+	// leaderComm is the thread group leader's name from /proc/<pid>/stat (or the kernel's comm of a process
+	// known from its event alone); it changes on exec.
 	leaderComm string
 }
 
 type cacheEntry struct {
 	info    *processInfo
 	checked time.Time
+	// threadNames are the kernel comms of failing threads known to belong to this program.
+	threadNames []string
+	// previous describes the program the process ran before its last exec, for its failures still queued.
+	previous *processInfo
+}
+
+// knows tells whether an event with the kernel's comm comes from the program the entry describes.
+func (e *cacheEntry) knows(comm string) bool {
+	return comm == e.info.leaderComm || slices.Contains(e.threadNames, comm)
 }
 
 // processCache enriches kernel events with what /proc knows about the process. Entries are identified by
 // (pid, start time): a PID reused by a new process gets a new entry. A process that has already exited keeps
-// what the kernel sent with the event (comm, parent PID, user ID).
+// what the kernel sent with the event (comm, parent PID, real user ID), and so does one that exec'd another
+// program since its failure: /proc then describes the new program, not the one that failed.
+//
+// Reads go through hostfs (bounded by its deadline) and never under the cache lock: the enricher and the
+// metrics loop use the cache at once.
 type processCache struct {
-	procRoot        string
-	readCommandLine bool
-	// bootTime is the host's boot time in seconds (btime of <procRoot>/stat), for process.creation.time;
-	// 0 when unreadable.
+	host            *hostfs.Host
+	readCommandArgs bool
+	// bootTime is the host's boot time in seconds (btime of /proc/stat), for process.creation.time; 0 when
+	// unreadable.
 	bootTime   uint64
 	now        func() time.Time
 	lookupUser func(uid uint32) string
@@ -87,13 +101,13 @@ type processCache struct {
 	containers map[uint64]string
 }
 
-func newProcessCache(procRoot string, readCommandLine bool) *processCache {
+func newProcessCache(host *hostfs.Host, readCommandArgs bool) *processCache {
 	return &processCache{
-		procRoot:        procRoot,
-		readCommandLine: readCommandLine,
-		bootTime:        readBootTime(procRoot),
+		host:            host,
+		readCommandArgs: readCommandArgs,
+		bootTime:        host.BootTime(),
 		now:             time.Now,
-		lookupUser:      lookupUserName,
+		lookupUser:      host.UserName,
 		byPID:           make(map[uint32]*list.Element),
 		recency:         list.New(),
 		users:           make(map[uint32]string),
@@ -101,71 +115,129 @@ func newProcessCache(procRoot string, readCommandLine bool) *processCache {
 	}
 }
 
-// forEvent returns the process of an event, reading /proc only when the process is new or due for a check.
+// forEvent returns the process of an event as it was at the failure, reading /proc only when the process is
+// new, due for a check, or failed under a name the cache has not seen.
 func (c *processCache) forEvent(ev *bpf.Event) *processInfo {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	now := c.now()
+	c.mu.Lock()
 	entry := c.get(ev.PID)
-	if entry != nil && now.Sub(entry.checked) < revalidateAfter {
+	if entry != nil && now.Sub(entry.checked) < revalidateAfter && entry.knows(ev.Comm) {
+		c.mu.Unlock()
 		return entry.info
 	}
-	stat, err := c.readStat(ev.PID)
+	c.mu.Unlock()
+
+	stat, err := c.host.Stat(ev.PID)
 	if err != nil {
-		// Gone already: keep what we knew, else what the kernel sent.
-		if entry != nil && entry.info.RealUIDKnown {
-			entry.checked = now
+		// Gone, or /proc did not answer in time: what we knew of the same program, else what the kernel sent.
+		if entry != nil && entry.knows(ev.Comm) {
+			c.touch(entry, now, ev.Comm)
 			return entry.info
 		}
-		info := &processInfo{PID: ev.PID, PPID: ev.PPID, RealUID: ev.UID, RealUIDKnown: true, Command: ev.Comm,
-			ContainerID: c.containers[ev.CgroupID]}
-		c.put(info, now)
+		info := c.fromKernel(ev)
+		if !hostfs.Unanswered(err) { // gone: nothing more to learn; unanswered: ask again next event
+			c.put(&cacheEntry{info: info, checked: now})
+		}
 		return info
 	}
-	if entry != nil && entry.info.startTime == stat.startTime && entry.info.leaderComm == stat.comm {
-		entry.checked = now
+	sameProcess := entry != nil && entry.info.startTime == stat.StartTime
+	if !c.stillRuns(ev, stat) {
+		// It exec'd since the failure: what was cached before the exec still describes it, else the kernel does
+		// (with the creation time, which exec keeps).
+		switch {
+		case sameProcess && entry.knows(ev.Comm):
+			return entry.info
+		case sameProcess && entry.previous != nil && entry.previous.leaderComm == ev.Comm:
+			return entry.previous
+		}
+		info := c.fromKernel(ev)
+		info.startTime, info.CreationTime = stat.StartTime, c.creationTime(stat.StartTime)
+		if entry == nil {
+			c.put(&cacheEntry{info: info, checked: now})
+		}
+		return info
+	}
+	if sameProcess && entry.info.leaderComm == stat.Comm {
+		c.touch(entry, now, ev.Comm)
 		return entry.info
 	}
-	info := c.resolve(ev.PID, stat)
+	p, err := c.host.Process(ev.PID, c.readCommandArgs)
+	if err != nil || p.Stat.StartTime != stat.StartTime || p.Stat.Comm != stat.Comm {
+		return c.fromKernel(ev) // it changed between the two reads, or /proc did not answer in time
+	}
+	info := c.fromProc(ev.PID, p)
 	// The kernel's real user ID is the one at the failure; /proc may show a later setuid.
 	info.RealUID, info.RealUIDKnown = ev.UID, true
 	if info.ContainerID != "" && ev.CgroupID != 0 {
 		c.rememberContainer(ev.CgroupID, info.ContainerID)
 	}
-	c.put(info, now)
+	replaced := entry
+	entry = &cacheEntry{info: info, checked: now}
+	if ev.Comm != stat.Comm {
+		entry.threadNames = []string{ev.Comm}
+	}
+	if sameProcess { // the same process exec'd: keep what it ran before
+		entry.previous = replaced.info
+	}
+	c.put(entry)
 	return info
+}
+
+// stillRuns tells whether /proc still shows the program that failed: the failing thread still has the
+// kernel's comm of the event. exec renames the process and ends its other threads.
+func (c *processCache) stillRuns(ev *bpf.Event, stat hostfs.ProcessStat) bool {
+	if ev.Comm == stat.Comm {
+		return true
+	}
+	if ev.TID != 0 && ev.TID != ev.PID {
+		if name, err := c.host.ThreadComm(ev.PID, ev.TID); err == nil {
+			return name == ev.Comm
+		}
+	}
+	return false
+}
+
+// fromKernel describes a process by what the kernel sent with its event alone.
+func (c *processCache) fromKernel(ev *bpf.Event) *processInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return &processInfo{PID: ev.PID, PPID: ev.PPID, RealUID: ev.UID, RealUIDKnown: true, Command: ev.Comm,
+		ContainerID: c.containers[ev.CgroupID], leaderComm: ev.Comm}
 }
 
 // forPID returns the process for a PID that has counts but maybe no event in this cache's memory.
 func (c *processCache) forPID(pid uint32) *processInfo {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if entry := c.get(pid); entry != nil {
+		c.mu.Unlock()
 		return entry.info
 	}
+	c.mu.Unlock()
 	now := c.now()
-	stat, err := c.readStat(pid)
+	p, err := c.host.Process(pid, c.readCommandArgs)
 	if err != nil {
 		info := &processInfo{PID: pid}
-		c.put(info, now)
+		if !hostfs.Unanswered(err) {
+			c.put(&cacheEntry{info: info, checked: now})
+		}
 		return info
 	}
-	info := c.resolve(pid, stat)
-	c.put(info, now)
+	info := c.fromProc(pid, p)
+	c.put(&cacheEntry{info: info, checked: now})
 	return info
 }
 
 // exited reports whether the process the cache knows under pid is gone: /proc/<pid> is missing or now
-// belongs to a process with another start time.
+// belongs to a process with another start time. A lookup that did not answer in time is no exit.
 func (c *processCache) exited(pid uint32) bool {
-	stat, err := c.readStat(pid)
+	stat, err := c.host.Stat(pid)
 	if err != nil {
-		return true
+		return !hostfs.Unanswered(err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	entry := c.get(pid)
-	return entry != nil && entry.info.startTime != 0 && entry.info.startTime != stat.startTime
+	return entry != nil && entry.info.startTime != 0 && entry.info.startTime != stat.StartTime
 }
 
 // forget drops a process whose series have been emitted for the last time.
@@ -178,6 +250,7 @@ func (c *processCache) forget(pid uint32) {
 	}
 }
 
+// get returns the entry of pid; c.mu must be held.
 func (c *processCache) get(pid uint32) *cacheEntry {
 	el, ok := c.byPID[pid]
 	if !ok {
@@ -187,13 +260,26 @@ func (c *processCache) get(pid uint32) *cacheEntry {
 	return el.Value.(*cacheEntry)
 }
 
-func (c *processCache) put(info *processInfo, now time.Time) {
-	if el, ok := c.byPID[info.PID]; ok {
-		el.Value = &cacheEntry{info: info, checked: now}
+// touch marks an entry checked now and remembers a thread name seen with it.
+func (c *processCache) touch(e *cacheEntry, now time.Time, comm string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e.checked = now
+	if !e.knows(comm) && len(e.threadNames) < maxThreadNames {
+		e.threadNames = append(e.threadNames, comm)
+	}
+}
+
+func (c *processCache) put(e *cacheEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pid := e.info.PID
+	if el, ok := c.byPID[pid]; ok {
+		el.Value = e
 		c.recency.MoveToFront(el)
 		return
 	}
-	c.byPID[info.PID] = c.recency.PushFront(&cacheEntry{info: info, checked: now})
+	c.byPID[pid] = c.recency.PushFront(e)
 	for c.recency.Len() > processCacheSize {
 		oldest := c.recency.Back()
 		c.recency.Remove(oldest)
@@ -201,27 +287,19 @@ func (c *processCache) put(info *processInfo, now time.Time) {
 	}
 }
 
-// resolve reads what /proc has about a live process. Every read may fail because the process exits
-// meanwhile; a failed read leaves its attribute empty.
-func (c *processCache) resolve(pid uint32, stat procStat) *processInfo {
-	info := &processInfo{PID: pid, PPID: stat.ppid, Command: stat.comm, CreationTime: c.creationTime(stat.startTime),
-		startTime: stat.startTime, leaderComm: stat.comm}
-	dir := c.pidDir(pid)
-	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
-		info.ExecutablePath = exe
-		info.ExecutableName = filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
+// fromProc describes a live process by what /proc has about it; a file that could not be read (the process
+// exits meanwhile) leaves its attribute empty.
+func (c *processCache) fromProc(pid uint32, p hostfs.Process) *processInfo {
+	info := &processInfo{PID: pid, PPID: p.Stat.PPID, Command: p.Stat.Comm, CreationTime: c.creationTime(p.Stat.StartTime),
+		ExecutablePath: p.ExecutablePath, CommandArgs: p.CommandArgs, ContainerID: containerIDFromCgroups(p.Cgroups),
+		MountNamespace: p.MountNamespace, startTime: p.Stat.StartTime, leaderComm: p.Stat.Comm}
+	if p.ExecutablePath != "" {
+		info.ExecutableName = filepath.Base(strings.TrimSuffix(p.ExecutablePath, " (deleted)"))
 	}
-	if c.readCommandLine {
-		info.CommandArgs = c.readCmdline(dir)
-	}
-	if ids, ok := c.readUIDs(pid); ok {
-		info.RealUID, info.RealUIDKnown = ids.real, true
-		info.EffectiveUID, info.EffectiveUIDKnown = ids.effective, true
-		info.UserName = c.userName(ids.effective)
-	}
-	if f, err := os.Open(filepath.Join(dir, "cgroup")); err == nil {
-		info.ContainerID = containerIDFromCgroup(f)
-		f.Close()
+	if p.UIDsKnown {
+		info.RealUID, info.RealUIDKnown = p.RealUID, true
+		info.EffectiveUID, info.EffectiveUIDKnown = p.EffectiveUID, true
+		info.UserName = c.userName(p.EffectiveUID)
 	}
 	return info
 }
@@ -236,134 +314,29 @@ func (c *processCache) creationTime(startTicks uint64) string {
 	return time.UnixMilli(int64(ms)).UTC().Format("2006-01-02T15:04:05.000Z07:00")
 }
 
-// readBootTime reads btime, the boot time in seconds since the epoch, from <procRoot>/stat.
-func readBootTime(procRoot string) uint64 {
-	raw, err := os.ReadFile(filepath.Join(procRoot, "stat"))
-	if err != nil {
-		return 0
-	}
-	for line := range strings.Lines(string(raw)) {
-		if rest, ok := strings.CutPrefix(line, "btime "); ok {
-			btime, err := strconv.ParseUint(strings.TrimSpace(rest), 10, 64)
-			if err == nil {
-				return btime
-			}
-		}
-	}
-	return 0
-}
-
-func (c *processCache) pidDir(pid uint32) string {
-	return filepath.Join(c.procRoot, strconv.FormatUint(uint64(pid), 10))
-}
-
-var errMalformedProcStat = errors.New("malformed /proc/<pid>/stat")
-
-type procStat struct {
-	comm      string
-	ppid      uint32
-	startTime uint64
-}
-
-// readStat parses /proc/<pid>/stat. The name is in parentheses and may itself contain spaces and
-// parentheses, so fields are counted from the last ')'.
-func (c *processCache) readStat(pid uint32) (procStat, error) {
-	raw, err := os.ReadFile(filepath.Join(c.pidDir(pid), "stat"))
-	if err != nil {
-		return procStat{}, err
-	}
-	return parseStat(raw)
-}
-
-func parseStat(raw []byte) (procStat, error) {
-	open := bytes.IndexByte(raw, '(')
-	closing := bytes.LastIndexByte(raw, ')')
-	if open < 0 || closing < open {
-		return procStat{}, errMalformedProcStat
-	}
-	fields := strings.Fields(string(raw[closing+1:]))
-	// fields[0] is field 3 (state); ppid is field 4, starttime field 22.
-	if len(fields) < 20 {
-		return procStat{}, errMalformedProcStat
-	}
-	ppid, err := strconv.ParseUint(fields[1], 10, 32)
-	if err != nil {
-		return procStat{}, errMalformedProcStat
-	}
-	start, err := strconv.ParseUint(fields[19], 10, 64)
-	if err != nil {
-		return procStat{}, errMalformedProcStat
-	}
-	return procStat{comm: string(raw[open+1 : closing]), ppid: uint32(ppid), startTime: start}, nil
-}
-
-type userIDs struct{ real, effective uint32 }
-
-// readUIDs returns the real and effective user IDs, the first two of the Uid line of /proc/<pid>/status.
-func (c *processCache) readUIDs(pid uint32) (userIDs, bool) {
-	raw, err := os.ReadFile(filepath.Join(c.pidDir(pid), "status"))
-	if err != nil {
-		return userIDs{}, false
-	}
-	for line := range strings.Lines(string(raw)) {
-		rest, ok := strings.CutPrefix(line, "Uid:")
-		if !ok {
-			continue
-		}
-		fields := strings.Fields(rest)
-		if len(fields) < 2 {
-			return userIDs{}, false
-		}
-		real, errReal := strconv.ParseUint(fields[0], 10, 32)
-		effective, errEffective := strconv.ParseUint(fields[1], 10, 32)
-		if errReal != nil || errEffective != nil {
-			return userIDs{}, false
-		}
-		return userIDs{real: uint32(real), effective: uint32(effective)}, true
-	}
-	return userIDs{}, false
-}
-
-// readCmdline splits /proc/<pid>/cmdline into its NUL-separated arguments (process.command_args), never
-// joining them: an argument may itself hold spaces.
-func (c *processCache) readCmdline(dir string) []string {
-	f, err := os.Open(filepath.Join(dir, "cmdline"))
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	buf := make([]byte, maxCommandLine)
-	n, _ := f.Read(buf)
-	args := bytes.TrimRight(buf[:n], "\x00")
-	if len(args) == 0 {
-		return nil // a kernel thread, or a process that is exiting
-	}
-	return strings.Split(string(args), "\x00")
-}
-
+// userName resolves a user ID, remembered. The lookup runs without the cache lock.
 func (c *processCache) userName(uid uint32) string {
-	if name, ok := c.users[uid]; ok {
+	c.mu.Lock()
+	name, ok := c.users[uid]
+	c.mu.Unlock()
+	if ok {
 		return name
 	}
+	name = c.lookupUser(uid)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if len(c.users) >= maxRememberedIDs {
 		clear(c.users)
 	}
-	name := c.lookupUser(uid)
 	c.users[uid] = name
 	return name
 }
 
 func (c *processCache) rememberContainer(cgroupID uint64, containerID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if len(c.containers) >= maxRememberedIDs {
 		clear(c.containers)
 	}
 	c.containers[cgroupID] = containerID
-}
-
-func lookupUserName(uid uint32) string {
-	u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10))
-	if err != nil {
-		return ""
-	}
-	return u.Username
 }

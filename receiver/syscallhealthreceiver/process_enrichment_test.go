@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
 )
 
@@ -23,10 +24,12 @@ const postgresContainer = "3f4b2c9d8e7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6
 // testUsers stands in for /etc/passwd so the results do not depend on the machine running the tests.
 var testUsers = map[uint32]string{0: "root", 33: "www-data", 999: "postgres", 1000: "deploy"}
 
-// copyProcFixture copies testdata/proc (files and exe symlinks) so a test can change it.
+// copyProcFixture copies testdata/proc (files and exe symlinks) so a test can change it, and returns the
+// root the copy is the proc directory of.
 func copyProcFixture(t *testing.T) string {
 	t.Helper()
-	dst := t.TempDir()
+	root := t.TempDir()
+	dst := filepath.Join(root, "proc")
 	src := filepath.Join("testdata", "proc")
 	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -52,15 +55,16 @@ func copyProcFixture(t *testing.T) string {
 		}
 	})
 	require.NoError(t, err)
-	return dst
+	return root
 }
 
 type testClock struct{ now time.Time }
 
 func (c *testClock) Now() time.Time { return c.now }
 
-func newTestProcessCache(procRoot string, readCommandLine bool, clock *testClock) *processCache {
-	c := newProcessCache(procRoot, readCommandLine)
+// newTestProcessCache reads the proc directory under root.
+func newTestProcessCache(root string, readCommandArgs bool, clock *testClock) *processCache {
+	c := newProcessCache(hostfs.New(root, time.Minute, nil), readCommandArgs)
 	c.now = clock.Now
 	c.lookupUser = func(uid uint32) string { return testUsers[uid] }
 	return c
@@ -68,9 +72,9 @@ func newTestProcessCache(procRoot string, readCommandLine bool, clock *testClock
 
 func TestProcessEnrichmentFromProc(t *testing.T) {
 	clock := &testClock{now: time.Unix(1_700_000_000, 0)}
-	cache := newTestProcessCache(filepath.Join("testdata", "proc"), false, clock)
+	cache := newTestProcessCache("testdata", false, clock)
 
-	p := cache.forEvent(&bpf.Event{PID: 4242, PPID: 1, UID: 999, Comm: "postgres: walwr", CgroupID: 77})
+	p := cache.forEvent(&bpf.Event{PID: 4242, TID: 4243, PPID: 1, UID: 999, Comm: "postgres: walwr", CgroupID: 77})
 	assert.Equal(t, uint32(4242), p.PID)
 	assert.Equal(t, uint32(1), p.PPID)
 	assert.Equal(t, "postgres", p.ExecutableName, "the base name of /proc/<pid>/exe, not the thread's name")
@@ -86,7 +90,7 @@ func TestProcessEnrichmentFromProc(t *testing.T) {
 	assert.Equal(t, "2023-11-15T00:28:43.450Z", p.CreationTime)
 	assert.Empty(t, p.CommandArgs, "command lines are read only when enabled")
 
-	withCmdline := newTestProcessCache(filepath.Join("testdata", "proc"), true, clock)
+	withCmdline := newTestProcessCache("testdata", true, clock)
 	p = withCmdline.forEvent(&bpf.Event{PID: 4300, UID: 1000, Comm: "api"})
 	assert.Equal(t, []string{"/app/api", "--db=postgres://app:s3cret@10.0.0.5:5432/app"}, p.CommandArgs, "argv as the process received it, never joined")
 	// A set-user-ID binary: the effective user (process.user.id) is not the real one (process.real_user.id).
@@ -100,7 +104,7 @@ func TestProcessEnrichmentFromProc(t *testing.T) {
 
 func TestProcessEnrichmentOfExitedProcess(t *testing.T) {
 	clock := &testClock{now: time.Unix(1_700_000_000, 0)}
-	cache := newTestProcessCache(filepath.Join("testdata", "proc"), true, clock)
+	cache := newTestProcessCache("testdata", true, clock)
 
 	// A container's process is seen first; its cgroup is remembered.
 	cache.forEvent(&bpf.Event{PID: 4242, UID: 999, Comm: "postgres", CgroupID: 77})
@@ -111,10 +115,10 @@ func TestProcessEnrichmentOfExitedProcess(t *testing.T) {
 	// The kernel's comm names it for people, but is not posed as its executable; without /proc the effective
 	// user and the creation time are unknown.
 	assert.Equal(t, &processInfo{PID: 5000, PPID: 4242, RealUID: 1000, RealUIDKnown: true, Command: "worker",
-		ContainerID: postgresContainer}, p)
+		ContainerID: postgresContainer, leaderComm: "worker"}, p)
 
 	p = cache.forEvent(&bpf.Event{PID: 5001, PPID: 1, UID: 0, Comm: "cron", CgroupID: 12})
-	assert.Equal(t, &processInfo{PID: 5001, PPID: 1, RealUID: 0, RealUIDKnown: true, Command: "cron"}, p)
+	assert.Equal(t, &processInfo{PID: 5001, PPID: 1, RealUID: 0, RealUIDKnown: true, Command: "cron", leaderComm: "cron"}, p)
 
 	assert.True(t, cache.exited(5000))
 	assert.False(t, cache.exited(4242))
@@ -134,12 +138,12 @@ func TestProcessEnrichmentNoticesReuseAndExec(t *testing.T) {
 	assert.Empty(t, first.ContainerID)
 
 	// The PID is reused by another process (new start time) with another executable.
-	stat := filepath.Join(root, "4400", "stat")
+	stat := filepath.Join(root, "proc", "4400", "stat")
 	raw, err := os.ReadFile(stat)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(stat, []byte(strings.Replace(string(raw), " 700000 ", " 990000 ", 1)), 0o644))
-	require.NoError(t, os.Remove(filepath.Join(root, "4400", "exe")))
-	require.NoError(t, os.Symlink("/usr/bin/python3.12", filepath.Join(root, "4400", "exe")))
+	require.NoError(t, os.Remove(filepath.Join(root, "proc", "4400", "exe")))
+	require.NoError(t, os.Symlink("/usr/bin/python3.12", filepath.Join(root, "proc", "4400", "exe")))
 
 	assert.Same(t, first, cache.forEvent(ev), "within revalidateAfter /proc is not read again")
 	assert.True(t, cache.exited(4400), "the process the cache knew is gone: its PID has a new start time")
@@ -150,17 +154,52 @@ func TestProcessEnrichmentNoticesReuseAndExec(t *testing.T) {
 	assert.Equal(t, "python3.12", reused.ExecutableName)
 	assert.False(t, cache.exited(4400))
 
-	// exec keeps the start time but changes the leader's name.
+	// exec keeps the start time but changes the leader's name: the new program's failures read /proc again,
+	// a failure from before the exec (still queued) keeps the program that failed.
 	raw, err = os.ReadFile(stat)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(stat, []byte(strings.Replace(string(raw), "(nginx)", "(gunicorn)", 1)), 0o644))
 	clock.now = clock.now.Add(revalidateAfter)
-	execed := cache.forEvent(ev)
+	after := &bpf.Event{PID: 4400, UID: 33, Comm: "gunicorn"}
+	execed := cache.forEvent(after)
 	assert.NotSame(t, reused, execed)
+	assert.Same(t, reused, cache.forEvent(ev), "a failure from before the exec is the program that failed")
 
 	// Nothing changed: the entry is kept.
 	clock.now = clock.now.Add(revalidateAfter)
-	assert.Same(t, execed, cache.forEvent(ev))
+	assert.Same(t, execed, cache.forEvent(after))
+}
+
+// TestProcessAsItWas: a process that failed as sh and exec'd sleep before /proc was read is reported as
+// the kernel saw it at the failure, without what /proc now says of sleep.
+func TestProcessAsItWas(t *testing.T) {
+	root := copyProcFixture(t)
+	dir := filepath.Join(root, "proc", "4400")
+	raw, err := os.ReadFile(filepath.Join(dir, "stat"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "stat"), []byte(strings.Replace(string(raw), "(nginx)", "(sleep)", 1)), 0o644))
+	require.NoError(t, os.Remove(filepath.Join(dir, "exe")))
+	require.NoError(t, os.Symlink("/usr/bin/sleep", filepath.Join(dir, "exe")))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "cmdline"), []byte("sleep\x0060\x00"), 0o644))
+	clock := &testClock{now: time.Unix(1_700_000_000, 0)}
+	cache := newTestProcessCache(root, true, clock)
+
+	failed := &bpf.Event{PID: 4400, TID: 4400, PPID: 4399, UID: 1000, Comm: "sh"}
+	p := cache.forEvent(failed)
+	assert.Equal(t, "sh", p.Command)
+	assert.Empty(t, p.ExecutableName, "the executable now is sleep's")
+	assert.Empty(t, p.ExecutablePath, "the executable now is sleep's")
+	assert.Empty(t, p.CommandArgs, "the command line now is sleep's")
+	assert.False(t, p.EffectiveUIDKnown, "the effective user now is sleep's")
+	assert.Equal(t, uint32(4399), p.PPID)
+	assert.Equal(t, uint32(1000), p.RealUID)
+	assert.NotEmpty(t, p.CreationTime, "exec keeps the process's creation time")
+	assert.Same(t, p, cache.forEvent(failed), "the same failing program again: remembered")
+
+	now := cache.forEvent(&bpf.Event{PID: 4400, TID: 4400, PPID: 4399, UID: 1000, Comm: "sleep"})
+	assert.Equal(t, "/usr/bin/sleep", now.ExecutablePath, "a failure of the new program is described by /proc")
+	assert.Equal(t, []string{"sleep", "60"}, now.CommandArgs)
+	assert.Same(t, p, cache.forEvent(failed), "and the old one's still queued failures keep the old program")
 }
 
 func TestProcessEnrichmentSurvivesProcRaces(t *testing.T) {
@@ -170,26 +209,17 @@ func TestProcessEnrichmentSurvivesProcRaces(t *testing.T) {
 
 	// Files emptied or cut short by a process exiting while they are read.
 	for _, name := range []string{"stat", "status", "cmdline", "cgroup"} {
-		require.NoError(t, os.WriteFile(filepath.Join(root, "4500", name), nil, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(root, "proc", "4500", name), nil, 0o644))
 	}
-	require.NoError(t, os.Remove(filepath.Join(root, "4500", "exe")))
+	require.NoError(t, os.Remove(filepath.Join(root, "proc", "4500", "exe")))
 	p := cache.forEvent(&bpf.Event{PID: 4500, PPID: 4490, UID: 1000, Comm: "java"})
-	assert.Equal(t, &processInfo{PID: 4500, PPID: 4490, RealUID: 1000, RealUIDKnown: true, Command: "java"}, p)
+	assert.Equal(t, &processInfo{PID: 4500, PPID: 4490, RealUID: 1000, RealUIDKnown: true, Command: "java", leaderComm: "java"}, p)
 
 	// A stat line cut in the middle.
-	require.NoError(t, os.WriteFile(filepath.Join(root, "4300", "stat"), []byte("4300 (api) S 4290 43"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "proc", "4300", "stat"), []byte("4300 (api) S 4290 43"), 0o644))
 	p = cache.forPID(4300)
 	assert.Equal(t, &processInfo{PID: 4300}, p)
 	assert.True(t, cache.exited(4300))
-
-	for _, raw := range []string{"", "4300", "4300 (api", "4300 api) S 1", "4300 (a) S x 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20"} {
-		_, err := parseStat([]byte(raw))
-		assert.Error(t, err, raw)
-	}
-	// A name with spaces and parentheses.
-	st, err := parseStat([]byte("77 (my (odd) name) R 5 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 4242 0 0"))
-	require.NoError(t, err)
-	assert.Equal(t, procStat{comm: "my (odd) name", ppid: 5, startTime: 4242}, st)
 }
 
 func TestProcessCacheIsBounded(t *testing.T) {
@@ -210,7 +240,7 @@ func TestProcessCacheIsBounded(t *testing.T) {
 
 func TestCommandArgsOnlyWhenEnabled(t *testing.T) {
 	clock := &testClock{now: time.Unix(1_700_000_000, 0)}
-	p := newTestProcessCache(filepath.Join("testdata", "proc"), true, clock).forEvent(&bpf.Event{PID: 4300, UID: 1000, Comm: "api"})
+	p := newTestProcessCache("testdata", true, clock).forEvent(&bpf.Event{PID: 4300, UID: 1000, Comm: "api"})
 	require.NotEmpty(t, p.CommandArgs)
 
 	cfg := createDefaultConfig()

@@ -21,6 +21,7 @@ import (
 
 	"github.com/syscallhealth/syscallhealth/bpf"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/findings"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
 )
 
@@ -48,6 +49,10 @@ const (
 	// collector's shutdown context has no deadline). With a deadline it takes at most half the time left,
 	// keeping the rest to count what remains as dropped (reason shutdown) and to send the final data.
 	maxShutdownDrain = 5 * time.Second
+	// enrichQueueSize bounds the events read from the ring but not yet enriched. The reader never waits
+	// for the enricher: past this bound events are dropped (their failures stay counted in the kernel) and
+	// counted in syscallhealth.events.dropped (backpressure).
+	enrichQueueSize = 4096
 )
 
 // syscallHealthReceiver is one component instance, shared by the logs and metrics pipelines that use it:
@@ -57,7 +62,8 @@ type syscallHealthReceiver struct {
 	settings receiver.Settings
 	obsrecv  *receiverhelper.ObsReport
 	load     func(bpf.Options) (kernelProbe, error)
-	procRoot string
+	// host is the one way to /proc and the filesystems (root_path), every call bounded by a deadline.
+	host *hostfs.Host
 	// drainLimit is maxShutdownDrain; tests shorten it.
 	drainLimit time.Duration
 
@@ -74,12 +80,16 @@ type syscallHealthReceiver struct {
 	collector   *metricsCollector
 	findings    *findings.Engine // nil when findings are disabled
 	flushNow    chan struct{}
+	// events carries events in ring order from the reader to the enricher, which does the /proc and
+	// filesystem lookups: the reader never waits on them.
+	events chan bpf.Event
 
 	cancelReader context.CancelFunc
 	cancelLoops  context.CancelFunc
-	// readerDone is closed when the reader returns; discarding makes it count the events left as
-	// dropped instead of handling them (the drain ran out of time).
+	// readerDone and enricherDone are closed when the reader and the enricher return; discarding makes
+	// them count the events left as dropped instead of handling them (the drain ran out of time).
 	readerDone   chan struct{}
+	enricherDone chan struct{}
 	discarding   atomic.Bool
 	loops        sync.WaitGroup
 	shutdownOnce sync.Once
@@ -101,7 +111,7 @@ func newSyscallHealthReceiver(cfg *Config, set receiver.Settings) (*syscallHealt
 		settings:   set,
 		obsrecv:    obsrecv,
 		load:       loadKernelProbe,
-		procRoot:   "/proc",
+		host:       hostfs.New(cfg.RootPath, hostfs.DefaultDeadline, set.Logger),
 		drainLimit: maxShutdownDrain,
 		flushNow:   make(chan struct{}, 1),
 	}, nil
@@ -118,7 +128,7 @@ func (r *syscallHealthReceiver) Start(_ context.Context, host component.Host) er
 		engine, err = findings.NewEngine(r.cfg.Findings, findings.Settings{
 			UpdateInterval: r.cfg.CollectionInterval,
 			MaxSeries:      2 * r.cfg.TrackingMapSize,
-			ProcRoot:       r.procRoot,
+			Host:           r.host,
 		})
 		if err != nil {
 			return fmt.Errorf("syscallhealth receiver: findings: %w", err)
@@ -146,28 +156,30 @@ func (r *syscallHealthReceiver) Start(_ context.Context, host component.Host) er
 	}
 
 	loadTime := time.Now()
-	hostName, err := nodeName(r.procRoot)
+	hostName, err := nodeName(r.host)
 	if err != nil {
 		r.settings.Logger.Warn("host.name left out", zap.Error(err))
 	}
 	machine := hostInfo{name: hostName}
 	r.probe = probe
 	r.clock = bpf.NewBootClock()
-	r.processes = newProcessCache(r.procRoot, r.cfg.ResourceAttributes.ProcessCommandArgs.Enabled)
+	r.processes = newProcessCache(r.host, r.cfg.ResourceAttributes.ProcessCommandArgs.Enabled)
 	r.escalation = newEscalationTracker()
 	r.destination = newDestinationCounts(r.settings.Logger, r.cfg.Metrics.SyscallhealthConnectFailures.Enabled, pcommon.NewTimestampFromTime(loadTime))
 	mbc := r.cfg.MetricsBuilderConfig
 	r.batch = newLogBatch(machine, mbc.ResourceAttributes, r.settings.BuildInfo.Version)
 	mb := metadata.NewMetricsBuilder(mbc, r.settings, metadata.WithStartTime(pcommon.NewTimestampFromTime(loadTime)))
 	r.findings = engine
-	r.collector = newMetricsCollector(mb, machine, r.processes, r.destination, &r.drops, r.escalation, engine, r.clock, loadTime,
+	r.collector = newMetricsCollector(mb, machine, r.processes, r.destination, &r.drops, r.escalation, engine, r.host, r.clock, loadTime,
 		max(1, r.cfg.TrackingMapSize/4))
+	r.events = make(chan bpf.Event, enrichQueueSize)
 
 	readerCtx, cancelReader := context.WithCancel(context.Background())
 	loopsCtx, cancelLoops := context.WithCancel(context.Background())
 	r.cancelReader, r.cancelLoops = cancelReader, cancelLoops
-	r.readerDone = make(chan struct{})
+	r.readerDone, r.enricherDone = make(chan struct{}), make(chan struct{})
 	go r.readEvents(readerCtx)
+	go r.enrichEvents()
 	r.loops.Add(2)
 	go r.flushLoop(loopsCtx)
 	go r.collectLoop(loopsCtx)
@@ -199,13 +211,17 @@ func (r *syscallHealthReceiver) Shutdown(ctx context.Context) error {
 		r.shutdownErr = errors.Join(detachErr, r.probe.Close())
 		r.cancelReader()
 		<-r.readerDone
+		select {
+		case <-r.enricherDone:
+		case <-ctx.Done(): // it is in a lookup, which ends within its deadline; it only counts from now on
+		}
 	})
 	return r.shutdownErr
 }
 
-// drain lets the reader empty the ring while the flush loop keeps sending full batches. When the time is
-// up the reader counts the rest as dropped rather than enriching them: reading the ring is fast and
-// bounded by its size, the enrichment is not.
+// drain lets the reader empty the ring, and the enricher its queue, while the flush loop keeps sending
+// full batches. When the time is up both count the rest as dropped rather than enriching them: reading
+// the ring is fast and bounded by its size, the enrichment is not.
 func (r *syscallHealthReceiver) drain(ctx context.Context) {
 	started := time.Now()
 	if err := r.probe.Drain(); err != nil {
@@ -218,7 +234,7 @@ func (r *syscallHealthReceiver) drain(ctx context.Context) {
 	timer := time.NewTimer(limit)
 	defer timer.Stop()
 	select {
-	case <-r.readerDone:
+	case <-r.enricherDone:
 		r.settings.Logger.Debug("ring buffer drained", zap.Duration("took", time.Since(started)))
 		return
 	case <-timer.C:
@@ -228,22 +244,36 @@ func (r *syscallHealthReceiver) drain(ctx context.Context) {
 	r.settings.Logger.Warn("shutdown: no time left to turn the remaining ring buffer events into records; they are counted in syscallhealth.events.dropped (reason shutdown)",
 		zap.Duration("drained_for", time.Since(started)))
 	select {
-	case <-r.readerDone:
+	case <-r.enricherDone:
 	case <-ctx.Done():
-		// The reader is stuck handling one event; Close unblocks its next read.
+		// The enricher is in a lookup (it ends within its deadline), or the reader waits for its next read
+		// (Close unblocks it).
 	}
 }
 
+// readEvents takes the events off the ring as fast as the kernel queues them. It only counts (the
+// destination counts need every event) and hands each event over to the enricher; it never touches /proc.
 func (r *syscallHealthReceiver) readEvents(ctx context.Context) {
 	defer close(r.readerDone)
-	var ev bpf.Event // reused: the decoder fills it in place
+	defer close(r.events)
+	var ev bpf.Event // reused: the decoder fills it in place (the copy handed over holds only immutable strings)
 	for {
 		err := r.probe.ReadEvent(&ev)
 		switch {
-		case err == nil && r.discarding.Load():
-			r.drops.shutdown.Add(1)
 		case err == nil:
-			r.handleEvent(&ev)
+			r.destination.observe(&ev)
+			if r.nextLogs == nil && r.findings == nil {
+				continue
+			}
+			if r.discarding.Load() {
+				r.drops.shutdown.Add(1)
+				continue
+			}
+			select {
+			case r.events <- ev:
+			default:
+				r.drops.backpressure.Add(1)
+			}
 		case errors.Is(err, bpf.ErrDrained), errors.Is(err, bpf.ErrClosed):
 			return
 		case errors.Is(err, bpf.ErrMalformedEvent):
@@ -260,10 +290,21 @@ func (r *syscallHealthReceiver) readEvents(ctx context.Context) {
 	}
 }
 
+// enrichEvents enriches the events in ring order; each lookup it makes is bounded by hostfs's deadline.
+func (r *syscallHealthReceiver) enrichEvents() {
+	defer close(r.enricherDone)
+	for ev := range r.events {
+		if r.discarding.Load() {
+			r.drops.shutdown.Add(1)
+			continue
+		}
+		r.handleEvent(&ev)
+	}
+}
+
 // handleEvent enriches one event and queues its log record.
 func (r *syscallHealthReceiver) handleEvent(ev *bpf.Event) {
 	p := r.processes.forEvent(ev)
-	r.destination.observe(ev)
 	names := namesOf(ev)
 	if r.findings != nil {
 		r.findings.ObserveEvent(eventObservation(ev, p, names, r.clock))

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -24,6 +23,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
 )
 
@@ -121,7 +121,7 @@ func newTestReceiver(t *testing.T, cfg *Config, probe kernelProbe, logs consumer
 	r, err := newSyscallHealthReceiver(cfg, receivertest.NewNopSettings(metadata.Type))
 	require.NoError(t, err)
 	r.load = func(bpf.Options) (kernelProbe, error) { return probe, nil }
-	r.procRoot = filepath.Join("testdata", "proc")
+	r.host = hostfs.New("testdata", time.Minute, nil)
 	r.nextLogs, r.nextMetrics = logs, metrics
 	return r
 }
@@ -343,7 +343,7 @@ func TestLogsAndMetricsShareOneProbe(t *testing.T) {
 
 	logsHandle, err := registry.acquire(set, cfg, func(r *syscallHealthReceiver) {
 		r.nextLogs = logsSink
-		r.procRoot = filepath.Join("testdata", "proc")
+		r.host = hostfs.New("testdata", time.Minute, nil)
 		r.load = func(bpf.Options) (kernelProbe, error) { loads.Add(1); return probe, nil }
 	})
 	require.NoError(t, err)

@@ -4,11 +4,13 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
 
 func TestBodyIssueExample(t *testing.T) {
 	tr := Transition{
-		Kind: KindDiskFull, State: StateOpen, Subject: mountSubject(Mount{MountPoint: "/var"}),
+		Kind: KindDiskFull, State: StateOpen, Subject: mountSubject(hostfs.Mount{MountPoint: "/var"}, 1, 1),
 		Window: time.Minute, WindowCount: 1234, AffectedProcesses: 3,
 		Syscalls: []string{"write", "pwrite64"}, Errnos: []string{"ENOSPC"},
 	}
@@ -25,7 +27,7 @@ func TestBodies(t *testing.T) {
 		tr   Transition
 		want string
 	}{
-		{"quota", Transition{Kind: KindDiskFull, State: StateOngoing, Subject: mountSubject(Mount{MountPoint: "/home"}), Window: 5 * time.Minute, WindowCount: 1, AffectedProcesses: 1,
+		{"quota", Transition{Kind: KindDiskFull, State: StateOngoing, Subject: mountSubject(hostfs.Mount{MountPoint: "/home"}, 1, 1), Window: 5 * time.Minute, WindowCount: 1, AffectedProcesses: 1,
 			Samples: []ProcessSample{{PID: 7, Executable: "vim"}}, Syscalls: []string{"write"}, Errnos: []string{"EDQUOT"}},
 			"Disk quota exceeded on /home (EDQUOT): 1 failed write by vim (pid 7) in the last 5m; raise the quota or free space"},
 		{"fd exhaustion", Transition{Kind: KindFDExhaustion, State: StateOpen, Subject: proc, Window: time.Minute, WindowCount: 57, AffectedProcesses: 1,
@@ -37,10 +39,10 @@ func TestBodies(t *testing.T) {
 		{"port conflict", Transition{Kind: KindPortConflict, State: StateOpen, Subject: localSubject(netip.MustParseAddrPort("0.0.0.0:8080")), Window: time.Minute, WindowCount: 1, AffectedProcesses: 1,
 			Samples: []ProcessSample{{PID: 99, Executable: "nginx"}}, Syscalls: []string{"bind"}, Errnos: []string{"EADDRINUSE"}},
 			"Address 0.0.0.0:8080 is already in use (EADDRINUSE): 1 failed bind by nginx (pid 99) in the last 60s; another socket already holds it"},
-		{"resolved", Transition{Kind: KindDiskFull, State: StateResolved, Resolution: ResolutionQuiet, Subject: mountSubject(Mount{MountPoint: "/var"}), Window: time.Minute, TotalCount: 1234, AffectedProcesses: 3,
+		{"resolved", Transition{Kind: KindDiskFull, State: StateResolved, Resolution: ResolutionQuiet, Subject: mountSubject(hostfs.Mount{MountPoint: "/var"}, 1, 1), Window: time.Minute, TotalCount: 1234, AffectedProcesses: 3,
 			QuietPeriod: 2 * time.Minute, Syscalls: []string{"write"}, Errnos: []string{"ENOSPC", "EDQUOT"}},
 			"Resolved: Disk full on /var (ENOSPC, EDQUOT): no failure for 2m after 1,234 failed writes by 3 processes"},
-		{"evicted", Transition{Kind: KindIOError, State: StateResolved, Resolution: ResolutionEvicted, Subject: mountSubject(Mount{MountPoint: "/data", Source: "/dev/sdb1"}), Window: time.Minute, TotalCount: 2, AffectedProcesses: 1,
+		{"evicted", Transition{Kind: KindIOError, State: StateResolved, Resolution: ResolutionEvicted, Subject: mountSubject(hostfs.Mount{MountPoint: "/data", Source: "/dev/sdb1"}, 1, 1), Window: time.Minute, TotalCount: 2, AffectedProcesses: 1,
 			Samples: []ProcessSample{{PID: 5, Executable: "dd"}}, Syscalls: []string{"write"}, Errnos: []string{"EIO"}},
 			"No longer tracked (too many subjects, raise findings::max_subjects): I/O errors on /data (device /dev/sdb1) (EIO): 2 failed writes by dd (pid 5)"},
 	}

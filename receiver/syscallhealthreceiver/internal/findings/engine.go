@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
 
 // Clock tells the engine the time; tests drive it by hand.
@@ -31,8 +33,9 @@ type Settings struct {
 	// MaxSeries bounds the (process, syscall, errno) series remembered to reconcile
 	// events with the tracking map; size it above the kernel tracking map. Zero means 20480.
 	MaxSeries int
-	// ProcRoot is where procfs is mounted. Empty means /proc.
-	ProcRoot string
+	// Host reads /proc and the filesystems for subject resolution. Nil means the
+	// receiver's own root with the default deadline.
+	Host *hostfs.Host
 	// Clock defaults to the system clock.
 	Clock Clock
 }
@@ -59,7 +62,9 @@ type subjectKey struct {
 }
 
 // Engine is the finding engine. Its methods are safe for concurrent use: the
-// receiver's event loop and metrics loop both feed it.
+// receiver's event enricher and metrics loop both feed it. Subjects are resolved
+// before the engine lock is taken: no lookup (each bounded by hostfs's deadline)
+// ever runs under it, so Evaluate, Active and Stats never wait on the system.
 type Engine struct {
 	mu             sync.Mutex
 	cfg            Config
@@ -84,8 +89,8 @@ func NewEngine(cfg Config, set Settings) (*Engine, error) {
 	if set.MaxSeries <= 0 {
 		set.MaxSeries = 20480
 	}
-	if set.ProcRoot == "" {
-		set.ProcRoot = "/proc"
+	if set.Host == nil {
+		set.Host = hostfs.New("/", 0, nil)
 	}
 	if set.Clock == nil {
 		set.Clock = systemClock{}
@@ -94,7 +99,7 @@ func NewEngine(cfg Config, set Settings) (*Engine, error) {
 		cfg:            cfg,
 		updateInterval: set.UpdateInterval,
 		clock:          set.Clock,
-		resolver:       newSubjectResolver(set.ProcRoot, kernelFS{}, set.Clock),
+		resolver:       newSubjectResolver(set.Host, set.Host, set.Clock),
 		findings:       make(map[subjectKey]*finding),
 		series:         newSeriesTable(set.MaxSeries),
 		pending:        make(map[*series]struct{}),
@@ -116,6 +121,7 @@ func (e *Engine) ObserveEvent(o Observation) {
 	if k == kindNone {
 		return
 	}
+	found, res := e.resolver.resolve(k, &o)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.clock.Now()
@@ -129,7 +135,7 @@ func (e *Engine) ObserveEvent(o Observation) {
 	if total > s.accounted && !s.retired {
 		n, s.accounted = total-s.accounted, total
 	}
-	subject, res := e.subjectOf(k, &o)
+	subject, res := e.fromHistory(k, &o, found, res)
 	if res == notEvidence {
 		e.ignore(s)
 		return
@@ -148,6 +154,12 @@ func (e *Engine) ObserveCount(o Observation) {
 	k := e.kindFor(&o)
 	if k == kindNone {
 		return
+	}
+	// Only a series without subject needs the system's answer; ask it unlocked. Should
+	// the series change meanwhile, the locked part below sees it and waits for its event.
+	found, res := fallbackSubject(k, &o), subjectFallback
+	if e.needsSubject(&o, k) {
+		found, res = e.resolver.resolve(k, &o)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -177,10 +189,11 @@ func (e *Engine) ObserveCount(o Observation) {
 	if s.ignored {
 		return
 	}
+	found, res = e.fromHistory(k, &o, found, res)
 	if !s.hasSubject {
-		switch subject, res := e.subjectOf(k, &o); res {
+		switch res {
 		case subjectFound:
-			s.subject, s.hasSubject = subject, true
+			s.subject, s.hasSubject = found, true
 		case notEvidence:
 			e.ignore(s)
 			return
@@ -195,6 +208,7 @@ func (e *Engine) ObserveCount(o Observation) {
 	s.pending += n
 	s.pendingObs = o
 	s.pendingObs.Time = at
+	s.pendingSubject, s.pendingResolution = found, res
 	if s.pendingSince.IsZero() {
 		s.pendingSince = now
 	}
@@ -334,7 +348,7 @@ func (e *Engine) releasePending(s *series) {
 // settlePending stops waiting for the event of a series counted by the tracking map:
 // its failures go to the best subject known now, the fallback one included.
 func (e *Engine) settlePending(s *series) {
-	subject, res := e.subjectOf(s.kind, &s.pendingObs)
+	subject, res := e.fromHistory(s.kind, &s.pendingObs, s.pendingSubject, s.pendingResolution)
 	if res == notEvidence {
 		e.ignore(s)
 		return
@@ -342,14 +356,22 @@ func (e *Engine) settlePending(s *series) {
 	e.flushPending(s, subject)
 }
 
-// subjectOf resolves the subject of a failure. When the observation and the system
-// no longer tell, a failure whose subject does not depend on its arguments takes the
-// subject the same process's failures of that kind were resolved to: a write(2) has
-// no path but its failed open(2) had one; a fork failing again after its pids cgroup
-// dropped below the limit. Otherwise it is the fallback subject named after the
-// process, which a caller may use or wait for better context.
-func (e *Engine) subjectOf(k Kind, o *Observation) (Subject, resolution) {
-	subject, res := e.resolver.resolve(k, o)
+// needsSubject tells whether a tracking-map observation's series has no subject yet.
+func (e *Engine) needsSubject(o *Observation, k Kind) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, ok := e.series.byKey[seriesKey{pid: o.PID, syscall: o.Syscall, errno: o.Errno}]
+	return !ok || (!s.hasSubject && !s.ignored)
+}
+
+// fromHistory completes what the resolver found (subject, res) with the engine's
+// memory; e.mu must be held. When the observation and the system no longer tell, a
+// failure whose subject does not depend on its arguments takes the subject the same
+// process's failures of that kind were resolved to: a write(2) has no path but its
+// failed open(2) had one; a fork failing again after its pids cgroup dropped below the
+// limit. Otherwise it is the fallback subject named after the process, which a caller
+// may use or wait for better context.
+func (e *Engine) fromHistory(k Kind, o *Observation, subject Subject, res resolution) (Subject, resolution) {
 	if res != subjectFallback {
 		return subject, res
 	}
@@ -390,11 +412,12 @@ func (e *Engine) clearPending(s *series) {
 	s.pending = 0
 	s.pendingSince = time.Time{}
 	s.pendingObs = Observation{}
+	s.pendingSubject, s.pendingResolution = Subject{}, subjectFallback
 	delete(e.pending, s)
 }
 
 func (e *Engine) record(k Kind, subject Subject, o *Observation, n uint64, at time.Time) {
-	key := subjectKey{kind: k, name: subject.Name}
+	key := subjectKey{kind: k, name: subject.identity()}
 	f, ok := e.findings[key]
 	if !ok {
 		if n == 0 {

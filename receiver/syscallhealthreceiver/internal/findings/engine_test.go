@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
 
 const engineMountInfo = `1 0 8:1 / / rw - ext4 /dev/sda1 rw
@@ -34,7 +36,7 @@ func newEngineFixture(t *testing.T, configure func(*Config)) *engineFixture {
 		proc.processWithMountInfo(pid, "mnt:[4026531840]", engineMountInfo)
 	}
 	clock := newTestClock()
-	e, err := NewEngine(cfg, Settings{UpdateInterval: 10 * time.Second, ProcRoot: proc.root, Clock: clock})
+	e, err := NewEngine(cfg, Settings{UpdateInterval: 10 * time.Second, Host: proc.host, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -523,12 +525,10 @@ func TestSeriesEviction(t *testing.T) {
 
 func TestPathlessWriteFindsFullFilesystem(t *testing.T) {
 	f := newEngineFixture(t, nil)
-	f.proc.fds(100, "3", "4")
-	probe := probeStub{files: map[string]openFileInfo{
-		filepath.Join(f.proc.dir(100), "fd", "3"): {mountID: 3, regular: true},
-		filepath.Join(f.proc.dir(100), "fd", "4"): {mountID: 2, regular: true, full: true},
+	probe := probeStub{files: map[uint32][]hostfs.OpenFile{
+		100: {{MountID: 3, Regular: true}, {MountID: 2, Regular: true, Full: true}},
 	}}
-	f.engine.resolver = newSubjectResolver(f.proc.root, probe, f.clock)
+	f.engine.resolver = newSubjectResolver(f.proc.host, probe, f.clock)
 	f.engine.ObserveEvent(diskFull(100, "write", "", 1, f.clock.Now()))
 	f.engine.ObserveEvent(diskFull(103, "write", "", 1, f.clock.Now())) // no open files known
 	f.expect("disk_full open /tmp/tiny", "disk_full open unknown filesystem (postgres)")
@@ -552,7 +552,7 @@ func TestProcessLimitSubjects(t *testing.T) {
 	cg.proc.write(102, "limits", fmt.Sprintf(procLimits, "unlimited", "unlimited"))
 	cg.proc.write(103, "limits", fmt.Sprintf(procLimits, "64", "64")) // root: the kernel ignores RLIMIT_NPROC
 	f := newEngineFixture(t, nil)
-	f.engine.resolver = newSubjectResolver(cg.proc.root, probeStub{}, f.clock)
+	f.engine.resolver = newSubjectResolver(cg.proc.host, probeStub{}, f.clock)
 	fork := func(pid, uid uint32, exe string) Observation {
 		return Observation{Time: f.clock.Now(), PID: pid, UID: uid, Executable: exe, Syscall: "clone", Errno: "EAGAIN", Category: "process", Total: 1}
 	}
@@ -580,7 +580,7 @@ func TestProcessLimitKeepsConfirmedCgroup(t *testing.T) {
 	cg.file("pids/ci/pids.max", "3\n")
 	cg.file("pids/ci/pids.current", "3\n")
 	f := newEngineFixture(t, nil)
-	f.engine.resolver = newSubjectResolver(cg.proc.root, probeStub{}, f.clock)
+	f.engine.resolver = newSubjectResolver(cg.proc.host, probeStub{}, f.clock)
 	fork := func(total uint64) Observation {
 		return Observation{Time: f.clock.Now(), PID: 100, Executable: "bash", Syscall: "clone", Errno: "EAGAIN", Category: "process", Total: total}
 	}
@@ -597,7 +597,7 @@ func TestHostTaskLimit(t *testing.T) {
 	proc := newProcFixture(t)
 	write := func(name, content string) {
 		t.Helper()
-		p := filepath.Join(proc.root, name)
+		p := filepath.Join(proc.root, "proc", name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -608,16 +608,17 @@ func TestHostTaskLimit(t *testing.T) {
 	write("sys/kernel/threads-max", "4000\n")
 	write("sys/kernel/pid_max", "32768\n")
 	write("loadavg", "0.50 0.40 0.30 2/3000 4567\n")
-	if limit, ok := hostTaskLimit(proc.root); ok {
+	r := newSubjectResolver(proc.host, probeStub{}, newTestClock())
+	if limit, ok := r.hostTaskLimit(); ok {
 		t.Errorf("3000 of 4000 tasks: host blamed (limit %d)", limit)
 	}
 	write("loadavg", "9.50 4.40 1.30 40/3990 31000\n")
-	limit, ok := hostTaskLimit(proc.root)
+	limit, ok := r.hostTaskLimit()
 	if !ok || limit != 4000 {
 		t.Errorf("3990 of 4000 tasks: limit %d, %v; want 4000, true", limit, ok)
 	}
 	f := newEngineFixture(t, nil)
-	f.engine.resolver = newSubjectResolver(proc.root, probeStub{}, f.clock)
+	f.engine.resolver = newSubjectResolver(proc.host, probeStub{}, f.clock)
 	f.engine.ObserveEvent(Observation{Time: f.clock.Now(), PID: 100, UID: 1000, Executable: "sh", Syscall: "fork", Errno: "EAGAIN", Category: "process", Total: 1})
 	tr := f.expect("process_limit open host")[0]
 	if !strings.HasPrefix(tr.Body, "The host has run out of tasks (limit 4000 from kernel.threads-max, kernel.pid_max) (EAGAIN)") {
@@ -706,7 +707,7 @@ func TestObservationTimesClamped(t *testing.T) {
 
 func TestConcurrentFeeding(t *testing.T) {
 	cfg := NewDefaultConfig()
-	e, err := NewEngine(cfg, Settings{ProcRoot: t.TempDir()})
+	e, err := NewEngine(cfg, Settings{Host: hostfs.New(t.TempDir(), time.Minute, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 package findings
 
-import "path"
+import "github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 
 // pseudoFilesystems hold kernel interfaces, not data: a full, read-only or failing
 // disk never explains a failure on them (ENOSPC writing cgroup.procs, EIO reading
@@ -30,22 +30,22 @@ var pseudoFilesystems = map[string]bool{
 // matched with the process's open regular files on data filesystems (openFilesystems).
 func (r *subjectResolver) filesystemSubject(k Kind, o *Observation) (Subject, resolution) {
 	if o.Path == "" {
-		if m, ok := r.openFiles.filesystemFor(k, o.PID); ok {
-			return mountSubject(m), subjectFound
+		if u, ok := r.openFiles.filesystemFor(k, o.PID); ok {
+			return mountSubject(u.mount, u.ns, r.mounts.hostNamespace()), subjectFound
 		}
 		return unknownMountSubject(o.process()), subjectFallback
 	}
-	l := r.mounts.resolve(o.PID, o.Path, o.ContainerID == "")
+	l := r.mounts.resolve(o.PID, o.Path, o.MountNamespace)
 	switch l.fileType {
-	case fileTypeCharDevice, fileTypeFIFO, fileTypeSocket:
+	case hostfs.FileTypeCharDevice, hostfs.FileTypeFIFO, hostfs.FileTypeSocket:
 		return Subject{}, notEvidence
-	case fileTypeBlockDevice:
+	case hostfs.FileTypeBlockDevice:
 		if k == KindIOError {
 			return deviceSubject(l.abs), subjectFound
 		}
 		return Subject{}, notEvidence
-	case fileTypeUnknown:
-		if pathWithin(l.abs, "/dev") && !pathWithin(l.abs, "/dev/shm") {
+	case hostfs.FileTypeUnknown:
+		if hostfs.PathWithin(l.abs, "/dev") && !hostfs.PathWithin(l.abs, "/dev/shm") {
 			return Subject{}, notEvidence
 		}
 	}
@@ -53,9 +53,7 @@ func (r *subjectResolver) filesystemSubject(k Kind, o *Observation) (Subject, re
 	case l.mounted && pseudoFilesystems[l.mount.FSType]:
 		return Subject{}, notEvidence
 	case l.mounted:
-		return mountSubject(l.mount), subjectFound
-	case path.IsAbs(l.abs):
-		return mountSubject(Mount{MountPoint: path.Dir(l.abs)}), subjectFound
+		return mountSubject(l.mount, l.ns, r.mounts.hostNamespace()), subjectFound
 	}
 	return unknownMountSubject(o.process()), subjectFallback
 }

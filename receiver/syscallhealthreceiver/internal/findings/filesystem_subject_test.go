@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
 
 // The host: devtmpfs on /dev with the shm tmpfs below it, a tiny tmpfs, pseudo filesystems.
@@ -26,19 +28,19 @@ const deviceContainerMountInfo = `1 0 0:70 / / rw - overlay overlay rw
 
 // deviceProbe is what the kernel says of the fixture's paths; mount IDs fit both tables
 // (2 is /dev in each).
-var deviceProbe = probeStub{paths: map[string]pathStat{
-	"/dev/full":                           {2, fileTypeCharDevice},
-	"/dev/tty1":                           {2, fileTypeCharDevice},
-	"/dev/sdb":                            {2, fileTypeBlockDevice},
-	"/dev/newfile":                        {2, fileTypeAbsent},
-	"/dev/shm/seg":                        {3, fileTypeRegular},
-	"/tmp/tiny/x":                         {4, fileTypeRegular},
-	"/tmp/tiny/new/file":                  {4, fileTypeAbsent},
-	"/tmp/tiny/fifo":                      {4, fileTypeFIFO},
-	"/run/app.sock":                       {7, fileTypeSocket},
-	"/proc/42/mem":                        {5, fileTypeRegular},
-	"/sys/fs/cgroup/pids/ci/cgroup.procs": {6, fileTypeRegular},
-	"/var/lib":                            {1, fileTypeDirectory},
+var deviceProbe = probeStub{paths: map[string]hostfs.PathStat{
+	"/dev/full":                           {MountID: 2, Type: hostfs.FileTypeCharDevice},
+	"/dev/tty1":                           {MountID: 2, Type: hostfs.FileTypeCharDevice},
+	"/dev/sdb":                            {MountID: 2, Type: hostfs.FileTypeBlockDevice},
+	"/dev/newfile":                        {MountID: 2, Type: hostfs.FileTypeAbsent},
+	"/dev/shm/seg":                        {MountID: 3, Type: hostfs.FileTypeRegular},
+	"/tmp/tiny/x":                         {MountID: 4, Type: hostfs.FileTypeRegular},
+	"/tmp/tiny/new/file":                  {MountID: 4, Type: hostfs.FileTypeAbsent},
+	"/tmp/tiny/fifo":                      {MountID: 4, Type: hostfs.FileTypeFIFO},
+	"/run/app.sock":                       {MountID: 7, Type: hostfs.FileTypeSocket},
+	"/proc/42/mem":                        {MountID: 5, Type: hostfs.FileTypeRegular},
+	"/sys/fs/cgroup/pids/ci/cgroup.procs": {MountID: 6, Type: hostfs.FileTypeRegular},
+	"/var/lib":                            {MountID: 1, Type: hostfs.FileTypeDirectory},
 }}
 
 func newDeviceFixture(t *testing.T) *procFixture {
@@ -54,7 +56,7 @@ func newDeviceFixture(t *testing.T) *procFixture {
 // TestFilesystemKindsCountDataFilesOnly: the rule of filesystemSubject, kind by kind.
 func TestFilesystemKindsCountDataFilesOnly(t *testing.T) {
 	proc := newDeviceFixture(t)
-	r := newSubjectResolver(proc.root, deviceProbe, newTestClock())
+	r := newSubjectResolver(proc.host, deviceProbe, newTestClock())
 	const ignored = "(not evidence)"
 	tests := []struct {
 		kind      Kind
@@ -87,19 +89,24 @@ func TestFilesystemKindsCountDataFilesOnly(t *testing.T) {
 		{KindIOError, 100, "", "/tmp/tiny/x", "/tmp/tiny"},
 		// A live container process: its /dev is a plain tmpfs, the file type decides.
 		{KindDiskFull, 200, "c0ffee", "/dev/full", ignored},
-		{KindDiskFull, 200, "c0ffee", "/dev/shm/seg", "/dev/shm"},
-		// A container process that is gone: nothing to examine, /dev holds device nodes.
+		{KindDiskFull, 200, "c0ffee", "/dev/shm/seg", "/dev/shm (mount namespace 4026532001)"},
+		// A container process that is gone: nothing to examine, /dev holds device nodes; the
+		// cached table of its namespace tells the mount.
 		{KindDiskFull, 999, "c0ffee", "/dev/full", ignored},
 		{KindIOError, 999, "c0ffee", "/dev/pts/0", ignored},
-		{KindDiskFull, 999, "c0ffee", "/dev/shm/seg", "/dev/shm"},
-		{KindDiskFull, 999, "c0ffee", "/data/x", "/data"},
+		{KindDiskFull, 999, "c0ffee", "/dev/shm/seg", "/dev/shm (mount namespace 4026532001)"},
+		{KindDiskFull, 999, "c0ffee", "/data/x", "/ (mount namespace 4026532001)"},
+		// A process gone from a namespace never read: no table is the right one.
+		{KindDiskFull, 997, "", "/tmp/tiny/x", "fallback unknown filesystem (sh)"},
 		// A host process that is gone: examined through the host's root (pid 1).
 		{KindDiskFull, 998, "", "/dev/full", ignored},
 		{KindIOError, 998, "", "/dev/sdb", "/dev/sdb"},
 		{KindDiskFull, 998, "", "/tmp/tiny/x", "/tmp/tiny"},
 	}
+	// The mount namespaces the processes were in, as the receiver read them while they ran.
+	namespaces := map[uint32]uint64{200: 4026532001, 999: 4026532001, 998: 4026531840, 997: 4026532999}
 	for _, tt := range tests {
-		o := Observation{PID: tt.pid, ContainerID: tt.container, Executable: "sh", Syscall: "write", Path: tt.path}
+		o := Observation{PID: tt.pid, ContainerID: tt.container, MountNamespace: namespaces[tt.pid], Executable: "sh", Syscall: "write", Path: tt.path}
 		subject, res := r.resolve(tt.kind, &o)
 		got := subject.Name
 		switch res {
@@ -120,7 +127,7 @@ func TestFilesystemKindsCountDataFilesOnly(t *testing.T) {
 func TestWritesToDevFullOpenNoFinding(t *testing.T) {
 	f := newEngineFixture(t, nil)
 	proc := newDeviceFixture(t)
-	f.engine.resolver = newSubjectResolver(proc.root, deviceProbe, f.clock)
+	f.engine.resolver = newSubjectResolver(proc.host, deviceProbe, f.clock)
 	write := func(pid uint32, path string, total uint64) Observation {
 		return Observation{Time: f.clock.Now(), PID: pid, Executable: "sh", Syscall: "write", Errno: "ENOSPC", Category: "file", Path: path, Total: total}
 	}
@@ -150,7 +157,7 @@ func TestWritesToDevFullOpenNoFinding(t *testing.T) {
 func TestBlockDeviceIOError(t *testing.T) {
 	f := newEngineFixture(t, nil)
 	proc := newDeviceFixture(t)
-	f.engine.resolver = newSubjectResolver(proc.root, deviceProbe, f.clock)
+	f.engine.resolver = newSubjectResolver(proc.host, deviceProbe, f.clock)
 	f.engine.ObserveEvent(Observation{Time: f.clock.Now(), PID: 100, Executable: "dd", Syscall: "read", Errno: "EIO", Category: "file", Path: "/dev/sdb", Total: 1})
 	f.engine.ObserveEvent(Observation{Time: f.clock.Now(), PID: 100, Executable: "dd", Syscall: "write", Errno: "EIO", Category: "file", Path: "/dev/tty1", Total: 1})
 	tr := f.expect("io_error open /dev/sdb")[0]

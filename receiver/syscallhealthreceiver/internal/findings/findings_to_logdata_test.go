@@ -7,13 +7,15 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
 
 func TestFillLogRecord(t *testing.T) {
 	at := time.Date(2025, 3, 14, 9, 30, 0, 0, time.UTC)
 	tr := Transition{
 		Time: at, ID: "6c1b6f0f2ad4e5a1", Kind: KindDiskFull, State: StateOngoing, Severity: SeverityError,
-		Subject: mountSubject(Mount{ID: 42, MountPoint: "/tmp/tiny", FSType: "tmpfs", Source: "tiny"}),
+		Subject: mountSubject(hostfs.Mount{ID: 42, MountPoint: "/tmp/tiny", FSType: "tmpfs", Source: "tiny"}, 1, 1),
 		Window:  time.Minute, WindowCount: 1234, Rate: 1234.0 / 60, TotalCount: 2000,
 		FirstSeen: at.Add(-90 * time.Second), LastSeen: at.Add(-time.Second),
 		AffectedProcesses: 2, AffectedContainers: 1,

@@ -1,42 +1,43 @@
 package findings
 
 import (
-	"fmt"
-	"os"
 	"path"
-	"path/filepath"
-	"strconv"
+	"sync"
 	"time"
+
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
 
 const (
 	// mountTableTTL bounds how stale a cached table may be when the kernel cannot be
-	// asked for the mount ID directly (kernelFS detects staleness otherwise).
+	// asked for the mount ID directly (StatInRoot detects staleness otherwise).
 	mountTableTTL = 30 * time.Second
-	// maxMountTables bounds the cache: one table per mount namespace (container).
-	maxMountTables = 64
+	// maxMountTables bounds the cache: one table per mount namespace (container). With
+	x
+	maxMountTables = 32
 )
 
 // mountResolver finds the mount point of a path as a process sees it, from the
-// mountinfo of its mount namespace, cached per namespace.
+// mountinfo of its mount namespace, cached per namespace. Its methods are safe for
+// concurrent use and never hold its lock during a lookup.
 type mountResolver struct {
-	procRoot string
-	probe    fsProbe
-	clock    Clock
-	tables   map[string]cachedMountTable // by namespace link, e.g. "mnt:[4026531840]"
+	host  *hostfs.Host
+	probe fsProbe
+	clock Clock
+
+	mu      sync.Mutex
+	tables  map[uint64]cachedMountTable // by mount namespace inode
+	hostPID uint32                      // a process in the host's mount namespace (hostfs.HostProcess)
+	hostNS  uint64                      // the host's mount namespace, once read
 }
 
 type cachedMountTable struct {
-	table  *mountTable
+	table  *hostfs.MountTable
 	loaded time.Time
 }
 
-func newMountResolver(procRoot string, probe fsProbe, clock Clock) *mountResolver {
-	return &mountResolver{procRoot: procRoot, probe: probe, clock: clock, tables: make(map[string]cachedMountTable)}
-}
-
-func (r *mountResolver) procPath(pid uint32, elem ...string) string {
-	return filepath.Join(append([]string{r.procRoot, strconv.FormatUint(uint64(pid), 10)}, elem...)...)
+func newMountResolver(host *hostfs.Host, probe fsProbe, clock Clock) *mountResolver {
+	return &mountResolver{host: host, probe: probe, clock: clock, tables: make(map[uint64]cachedMountTable)}
 }
 
 // pathLookup is what the mount resolver found out about a failed syscall's path.
@@ -44,22 +45,24 @@ type pathLookup struct {
 	// abs is the path made absolute and clean; empty when it was relative and the
 	// process's working directory is unknown.
 	abs      string
-	fileType fileType
-	mount    Mount
-	mounted  bool // mount holds abs
+	fileType hostfs.FileType
+	mount    hostfs.Mount
+	mounted  bool   // mount holds abs
+	inHost   bool   // mount is in the host's mount namespace
+	ns       uint64 // the mount namespace of mount; 0 when unknown
 }
 
 // resolve examines p as process pid sees it and finds the mount holding it. A relative
-// p is taken relative to the process's working directory. When the process is gone
-// and hostNamespace is set (it ran outside any container), the host's root and table
-// (pid 1's) are used.
-func (r *mountResolver) resolve(pid uint32, p string, hostNamespace bool) pathLookup {
+// p is taken relative to the process's working directory. ns is the mount namespace
+// the process was in (0 when unknown): when the process is gone, that namespace's
+// table is used (the host's root and table when it is the host's), never another's.
+func (r *mountResolver) resolve(pid uint32, p string, ns uint64) pathLookup {
 	if p == "" {
 		return pathLookup{}
 	}
 	abs := p
 	if !path.IsAbs(abs) {
-		cwd, err := os.Readlink(r.procPath(pid, "cwd"))
+		cwd, err := r.host.Cwd(pid)
 		if err != nil || !path.IsAbs(cwd) {
 			return pathLookup{}
 		}
@@ -69,21 +72,32 @@ func (r *mountResolver) resolve(pid uint32, p string, hostNamespace bool) pathLo
 
 	table, fresh, err := r.table(pid, false)
 	if err != nil {
-		if !hostNamespace {
+		if ns == 0 {
 			return l
 		}
-		pid = 1
+		if ns != r.hostNamespace() {
+			// Gone from a namespace of its own: its cached table, if any, by prefix.
+			if cached := r.cached(ns); cached != nil {
+				l.mount, l.mounted = cached.LongestPrefix(l.abs)
+				l.ns = ns
+			}
+			return l
+		}
+		pid = r.hostProcess()
 		if table, fresh, err = r.table(pid, false); err != nil {
 			return l
 		}
 	}
-	st, ok := r.probe.statInRoot(r.procRoot, pid, l.abs)
-	if !ok {
-		l.mount, l.mounted = table.longestPrefix(l.abs)
+	l.ns = table.Namespace
+	l.inHost = l.ns != 0 && l.ns == r.hostNamespace()
+	guess, guessed := table.LongestPrefix(l.abs)
+	st, err := r.probe.StatInRoot(pid, l.abs, guess.Device)
+	if err != nil {
+		l.mount, l.mounted = guess, guessed
 		return l
 	}
-	l.fileType = st.fileType
-	if l.mount, l.mounted = table.byMountID(st.mountID); l.mounted {
+	l.fileType = st.Type
+	if l.mount, l.mounted = table.ByMountID(st.MountID); l.mounted {
 		return l
 	}
 	// The kernel knows a mount the cached table does not: it was mounted since.
@@ -91,45 +105,85 @@ func (r *mountResolver) resolve(pid uint32, p string, hostNamespace bool) pathLo
 		if table, _, err = r.table(pid, true); err != nil {
 			return l
 		}
-		if l.mount, l.mounted = table.byMountID(st.mountID); l.mounted {
+		if l.mount, l.mounted = table.ByMountID(st.MountID); l.mounted {
 			return l
 		}
 	}
-	l.mount, l.mounted = table.longestPrefix(l.abs)
+	l.mount, l.mounted = table.LongestPrefix(l.abs)
 	return l
 }
 
+// hostNamespace returns the host's mount namespace; 0 while unknown.
+func (r *mountResolver) hostNamespace() uint64 {
+	_, ns := r.hostReference()
+	return ns
+}
+
+// hostProcess returns a process in the host's mount namespace, to resolve the paths of processes
+// gone from it.
+func (r *mountResolver) hostProcess() uint32 {
+	pid, _ := r.hostReference()
+	return pid
+}
+
+func (r *mountResolver) hostReference() (uint32, uint64) {
+	r.mu.Lock()
+	pid, ns := r.hostPID, r.hostNS
+	r.mu.Unlock()
+	if ns != 0 {
+		return pid, ns
+	}
+	pid, ns, err := r.host.HostProcess()
+	if err != nil {
+		return 1, 0
+	}
+	r.mu.Lock()
+	r.hostPID, r.hostNS = pid, ns
+	r.mu.Unlock()
+	return pid, ns
+}
+
 // table returns the mount table of pid's namespace and whether it was read just now.
-func (r *mountResolver) table(pid uint32, reload bool) (*mountTable, bool, error) {
-	ns, err := os.Readlink(r.procPath(pid, "ns", "mnt"))
+func (r *mountResolver) table(pid uint32, reload bool) (*hostfs.MountTable, bool, error) {
+	ns, err := r.host.MountNamespace(pid)
 	if err != nil {
 		return nil, false, err
 	}
 	now := r.clock.Now()
-	if c, ok := r.tables[ns]; ok && !reload && now.Sub(c.loaded) < mountTableTTL {
-		return c.table, false, nil
+	if !reload {
+		r.mu.Lock()
+		c, ok := r.tables[ns]
+		r.mu.Unlock()
+		if ok && now.Sub(c.loaded) < mountTableTTL {
+			return c.table, false, nil
+		}
 	}
-	f, err := os.Open(r.procPath(pid, "mountinfo"))
+	table, err := r.host.MountTable(pid)
 	if err != nil {
 		return nil, false, err
 	}
-	defer f.Close()
-	table, err := parseMountInfo(f)
-	if err != nil {
-		return nil, false, fmt.Errorf("%s: %w", f.Name(), err)
-	}
-	if _, cached := r.tables[ns]; !cached && len(r.tables) >= maxMountTables {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, cached := r.tables[table.Namespace]; !cached && len(r.tables) >= maxMountTables {
 		r.evictOldestTable()
 	}
-	r.tables[ns] = cachedMountTable{table: table, loaded: now}
+	r.tables[table.Namespace] = cachedMountTable{table: table, loaded: now}
 	return table, true, nil
 }
 
+// cached returns the cached table of a namespace, however old; nil when there is none.
+func (r *mountResolver) cached(ns uint64) *hostfs.MountTable {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tables[ns].table
+}
+
+// evictOldestTable makes room for one table; r.mu must be held.
 func (r *mountResolver) evictOldestTable() {
-	var oldest string
+	var oldest uint64
 	var oldestAt time.Time
 	for ns, c := range r.tables {
-		if oldest == "" || c.loaded.Before(oldestAt) {
+		if oldestAt.IsZero() || c.loaded.Before(oldestAt) {
 			oldest, oldestAt = ns, c.loaded
 		}
 	}

@@ -25,6 +25,9 @@ type Observation struct {
 	Executable  string // base name of /proc/<pid>/exe (process.executable.name); "" when it was not readable
 	Command     string // the kernel's name of the process (comm): names it in texts when Executable is unknown
 	ContainerID string // empty outside containers
+	// MountNamespace is the inode of the process's mount namespace; 0 when unknown (the
+	// process was gone before it was read). It decides the mount table of a gone process.
+	MountNamespace uint64
 
 	Syscall  string // "openat"
 	Errno    string // "ENOSPC"

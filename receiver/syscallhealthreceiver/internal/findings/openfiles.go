@@ -1,36 +1,38 @@
 package findings
 
 import (
-	"os"
-	"path/filepath"
+	"sync"
 	"time"
+
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
 
 const (
-	// openFilesTTL: a process's open files are scanned at most this often.
+	// openFilesTTL: a process's open files are scanned at most this often (a scan that
+	// failed or timed out included).
 	openFilesTTL = 5 * time.Second
 	// maxOpenFileScans bounds the cache of scans (one per process).
 	maxOpenFileScans = 256
-	// maxScannedFDs bounds the work per scan for processes with huge descriptor tables.
-	maxScannedFDs = 4096
 )
 
 // filesystemUse is one filesystem holding a regular file the process has open.
 type filesystemUse struct {
-	mount Mount
+	mount hostfs.Mount
 	full  bool
+	ns    uint64
 }
 
 // openFilesystems finds the filesystem behind a failed write that carries no path
 // (write(2) has only a descriptor): among the filesystems of the process's open
 // regular files, the one that is full (disk_full) or read-only (read_only_filesystem),
-// or the only one.
+// or the only one. Safe for concurrent use; no lock is held during a lookup.
 type openFilesystems struct {
-	procRoot string
-	probe    fsProbe
-	mounts   *mountResolver
-	clock    Clock
-	scans    map[uint32]openFilesScan
+	probe  fsProbe
+	mounts *mountResolver
+	clock  Clock
+
+	mu    sync.Mutex
+	scans map[uint32]openFilesScan
 }
 
 type openFilesScan struct {
@@ -38,34 +40,35 @@ type openFilesScan struct {
 	at   time.Time
 }
 
-func newOpenFilesystems(procRoot string, probe fsProbe, mounts *mountResolver, clock Clock) *openFilesystems {
-	return &openFilesystems{procRoot: procRoot, probe: probe, mounts: mounts, clock: clock, scans: make(map[uint32]openFilesScan)}
+func newOpenFilesystems(probe fsProbe, mounts *mountResolver, clock Clock) *openFilesystems {
+	return &openFilesystems{probe: probe, mounts: mounts, clock: clock, scans: make(map[uint32]openFilesScan)}
 }
 
 // filesystemFor picks the filesystem that explains a path-less failure of kind k by process pid.
-func (o *openFilesystems) filesystemFor(k Kind, pid uint32) (Mount, bool) {
+func (o *openFilesystems) filesystemFor(k Kind, pid uint32) (filesystemUse, bool) {
 	uses := o.scan(pid)
-	var matching []Mount
 	for _, u := range uses {
 		if (k == KindDiskFull && u.full) || (k == KindReadOnlyFilesystem && u.mount.ReadOnly) {
-			matching = append(matching, u.mount)
+			return u, true
 		}
 	}
-	if len(matching) > 0 {
-		return matching[0], true
-	}
 	if len(uses) == 1 {
-		return uses[0].mount, true
+		return uses[0], true
 	}
-	return Mount{}, false
+	return filesystemUse{}, false
 }
 
 func (o *openFilesystems) scan(pid uint32) []filesystemUse {
 	now := o.clock.Now()
-	if s, ok := o.scans[pid]; ok && now.Sub(s.at) < openFilesTTL {
+	o.mu.Lock()
+	s, ok := o.scans[pid]
+	o.mu.Unlock()
+	if ok && now.Sub(s.at) < openFilesTTL {
 		return s.uses
 	}
 	uses := o.readOpenFiles(pid)
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	if len(o.scans) >= maxOpenFileScans {
 		for p, s := range o.scans {
 			if now.Sub(s.at) >= openFilesTTL {
@@ -81,36 +84,32 @@ func (o *openFilesystems) scan(pid uint32) []filesystemUse {
 }
 
 func (o *openFilesystems) readOpenFiles(pid uint32) []filesystemUse {
-	fdDir := o.mounts.procPath(pid, "fd")
-	dir, err := os.Open(fdDir)
-	if err != nil {
+	files, err := o.probe.OpenFiles(pid)
+	if err != nil || len(files) == 0 {
 		return nil
 	}
-	names, _ := dir.Readdirnames(maxScannedFDs)
-	dir.Close()
 	table, fresh, err := o.mounts.table(pid, false)
 	if err != nil {
 		return nil
 	}
 	var uses []filesystemUse
 	seen := make(map[int]bool)
-	for _, name := range names {
-		info, ok := o.probe.openFile(filepath.Join(fdDir, name))
-		if !ok || !info.regular || seen[info.mountID] {
+	for _, f := range files {
+		if !f.Regular || seen[f.MountID] {
 			continue
 		}
-		seen[info.mountID] = true
-		m, ok := table.byMountID(info.mountID)
+		seen[f.MountID] = true
+		m, ok := table.ByMountID(f.MountID)
 		if !ok && !fresh {
 			if table, fresh, err = o.mounts.table(pid, true); err != nil {
 				return uses
 			}
-			m, ok = table.byMountID(info.mountID)
+			m, ok = table.ByMountID(f.MountID)
 		}
 		if !ok || pseudoFilesystems[m.FSType] {
 			continue
 		}
-		uses = append(uses, filesystemUse{mount: m, full: info.full})
+		uses = append(uses, filesystemUse{mount: m, full: f.Full, ns: table.Namespace})
 	}
 	return uses
 }

@@ -13,16 +13,13 @@ type cgroupFixture struct {
 	fs   string // where the fixture's cgroup hierarchies are "mounted"
 }
 
-// newCgroupFixture lays out a collector mount table with the given cgroup mounts
-// (fmt verbs %[1]s are replaced by the fixture's filesystem root).
-func newCgroupFixture(t *testing.T, selfMountInfo string) *cgroupFixture {
-	f := &cgroupFixture{t: t, proc: newProcFixture(t), fs: t.TempDir()}
-	if err := os.MkdirAll(filepath.Join(f.proc.root, "self"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(f.proc.root, "self", "mountinfo"), []byte(fmt.Sprintf(selfMountInfo, f.fs)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+// newCgroupFixture lays out the host's mount table (pid 1's, as read under a root_path)
+// with the given cgroup mounts (fmt verbs %[1]s are replaced by /sys/fs/cgroup, which
+// the fixture's files are under).
+func newCgroupFixture(t *testing.T, hostMountInfo string) *cgroupFixture {
+	proc := newProcFixture(t)
+	f := &cgroupFixture{t: t, proc: proc, fs: filepath.Join(proc.root, "sys", "fs", "cgroup")}
+	proc.write(1, "mountinfo", fmt.Sprintf(hostMountInfo, "/sys/fs/cgroup"))
 	return f
 }
 
@@ -51,7 +48,7 @@ func TestPidsLimitV1AncestorAtLimit(t *testing.T) {
 	f.file("pids/ci/pids.max", "20\n")
 	f.file("pids/ci/pids.current", "20\n")
 	f.file("pids/ci/pids.events", "max 0\n")
-	p := newPidsLimits(f.proc.root)
+	p := newPidsLimits(f.proc.host)
 	got, ok := p.limitHit(100)
 	if !ok || got != (pidsLimit{cgroup: "/ci", max: 20}) {
 		t.Errorf("limitHit = %+v, %v; want /ci with pids.max 20", got, ok)
@@ -64,7 +61,7 @@ func TestPidsLimitEventsCounterGrows(t *testing.T) {
 	f.file("pids/job/pids.max", "50\n")
 	f.file("pids/job/pids.current", "12\n") // the children exited since the fork failed
 	f.file("pids/job/pids.events", "max 0\n")
-	p := newPidsLimits(f.proc.root)
+	p := newPidsLimits(f.proc.host)
 	if got, ok := p.limitHit(100); ok {
 		t.Fatalf("below the limit and no refused fork: got %+v", got)
 	}
@@ -85,7 +82,7 @@ func TestPidsLimitCgroupV2(t *testing.T) {
 	f.file("kubepods/pod1/pids.max", "8\n")
 	f.file("kubepods/pod1/pids.current", "8\n")
 	f.file("kubepods/pod1/pids.events", "max 4\n")
-	got, ok := newPidsLimits(f.proc.root).limitHit(100)
+	got, ok := newPidsLimits(f.proc.host).limitHit(100)
 	if !ok || got != (pidsLimit{cgroup: "/kubepods/pod1", max: 8}) {
 		t.Errorf("limitHit = %+v, %v; want /kubepods/pod1 with pids.max 8", got, ok)
 	}
@@ -97,7 +94,7 @@ func TestPidsLimitMountedSubtree(t *testing.T) {
 	f.proc.write(100, "cgroup", "8:pids:/ci/job1\n")
 	f.file("pids/job1/pids.max", "3\n")
 	f.file("pids/job1/pids.current", "3\n")
-	got, ok := newPidsLimits(f.proc.root).limitHit(100)
+	got, ok := newPidsLimits(f.proc.host).limitHit(100)
 	if !ok || got.max != 3 {
 		t.Errorf("limitHit = %+v, %v; want pids.max 3", got, ok)
 	}
@@ -108,7 +105,7 @@ func TestPidsLimitNone(t *testing.T) {
 	f.proc.write(100, "cgroup", "8:pids:/user.slice\n0::/\n")
 	f.file("pids/user.slice/pids.max", "max\n")
 	f.file("pids/user.slice/pids.current", "400\n")
-	p := newPidsLimits(f.proc.root)
+	p := newPidsLimits(f.proc.host)
 	if got, ok := p.limitHit(100); ok {
 		t.Errorf("no limit anywhere: got %+v", got)
 	}

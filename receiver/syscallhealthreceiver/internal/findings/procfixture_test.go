@@ -1,11 +1,14 @@
 package findings
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
 
 // testClock is the fake clock the engine tests drive by hand.
@@ -18,24 +21,26 @@ func newTestClock() *testClock {
 func (c *testClock) Now() time.Time          { return c.now }
 func (c *testClock) Advance(d time.Duration) { c.now = c.now.Add(d) }
 
-// procFixture builds a /proc-like tree for resolution tests.
+// procFixture builds a host root with a /proc-like tree for resolution tests.
 type procFixture struct {
 	t    *testing.T
 	root string
+	host *hostfs.Host
 }
 
 func newProcFixture(t *testing.T) *procFixture {
-	return &procFixture{t: t, root: t.TempDir()}
+	root := t.TempDir()
+	return &procFixture{t: t, root: root, host: hostfs.New(root, time.Minute, nil)}
 }
 
 func (p *procFixture) dir(pid uint32) string {
-	return filepath.Join(p.root, strconv.FormatUint(uint64(pid), 10))
+	return filepath.Join(p.root, "proc", strconv.FormatUint(uint64(pid), 10))
 }
 
 // process creates pid with a mount namespace link and the mountinfo of a fixture file.
 func (p *procFixture) process(pid uint32, ns, mountinfoFixture string) {
 	p.t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata/mountinfo", mountinfoFixture))
+	data, err := os.ReadFile(filepath.Join("../hostfs/testdata/mountinfo", mountinfoFixture))
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -73,32 +78,26 @@ func (p *procFixture) write(pid uint32, name, content string) {
 	}
 }
 
-// fds creates /proc/<pid>/fd entries (their targets do not matter: probeStub answers).
-func (p *procFixture) fds(pid uint32, names ...string) {
-	p.t.Helper()
-	dir := filepath.Join(p.dir(pid), "fd")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		p.t.Fatal(err)
-	}
-	for _, n := range names {
-		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o644); err != nil {
-			p.t.Fatal(err)
-		}
-	}
-}
-
 // probeStub answers fsProbe from tables, as the kernel would for the fixture.
 type probeStub struct {
-	paths map[string]pathStat     // absolute path -> what the kernel says of it
-	files map[string]openFileInfo // fd path -> open file
+	paths map[string]hostfs.PathStat   // absolute path -> what the kernel says of it
+	files map[uint32][]hostfs.OpenFile // pid -> its open files
 }
 
-func (s probeStub) statInRoot(_ string, _ uint32, absPath string) (pathStat, bool) {
+var errNotStubbed = errors.New("not in the stub's tables")
+
+func (s probeStub) StatInRoot(_ uint32, absPath string, _ hostfs.Device) (hostfs.PathStat, error) {
 	st, ok := s.paths[absPath]
-	return st, ok
+	if !ok {
+		return hostfs.PathStat{}, errNotStubbed
+	}
+	return st, nil
 }
 
-func (s probeStub) openFile(fdPath string) (openFileInfo, bool) {
-	info, ok := s.files[fdPath]
-	return info, ok
+func (s probeStub) OpenFiles(pid uint32) ([]hostfs.OpenFile, error) {
+	files, ok := s.files[pid]
+	if !ok {
+		return nil, errNotStubbed
+	}
+	return files, nil
 }

@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/syscallhealth/syscallhealth/internal/testenv"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
 
 // realSystem says why the real system tests skip unless run as root.
@@ -83,18 +85,18 @@ func TestRealReadOnlyMount(t *testing.T) {
 // pids controller or cgroup v2, whichever holds pids here) and finds that cgroup.
 func TestRealPidsCgroupAtLimit(t *testing.T) {
 	testenv.RequireRoot(t, realSystem)
-	limits := newPidsLimits("/proc")
-	hierarchies := limits.discoverHierarchies()
+	limits := newPidsLimits(hostfs.New("/", time.Minute, nil))
+	hierarchies := limits.discovered()
 	var base string
 	for _, h := range hierarchies {
-		if _, err := os.Stat(filepath.Join(h.mountPoint, "cgroup.procs")); err == nil && h.root == "/" {
-			if h.v2 {
-				controllers, _ := os.ReadFile(filepath.Join(h.mountPoint, "cgroup.controllers"))
+		if _, err := os.Stat(filepath.Join(h.MountPoint, "cgroup.procs")); err == nil && h.Root == "/" {
+			if h.V2 {
+				controllers, _ := os.ReadFile(filepath.Join(h.MountPoint, "cgroup.controllers"))
 				if !strings.Contains(string(controllers), "pids") {
 					continue
 				}
 			}
-			base = h.mountPoint
+			base = h.MountPoint
 			break
 		}
 	}

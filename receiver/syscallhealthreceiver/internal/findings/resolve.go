@@ -1,21 +1,25 @@
 package findings
 
+import "github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
+
 // subjectResolver decides the subject of a failure from the observation and, where
-// the observation is not enough, from /proc and the cgroup filesystem.
+// the observation is not enough, from /proc and the cgroup filesystem. It is safe for
+// concurrent use; the engine calls it without holding its own lock, since every
+// lookup may take up to hostfs's deadline.
 type subjectResolver struct {
-	procRoot  string
+	host      *hostfs.Host
 	mounts    *mountResolver
 	openFiles *openFilesystems
 	pids      *pidsLimits
 }
 
-func newSubjectResolver(procRoot string, probe fsProbe, clock Clock) *subjectResolver {
-	mounts := newMountResolver(procRoot, probe, clock)
+func newSubjectResolver(host *hostfs.Host, probe fsProbe, clock Clock) *subjectResolver {
+	mounts := newMountResolver(host, probe, clock)
 	return &subjectResolver{
-		procRoot:  procRoot,
+		host:      host,
 		mounts:    mounts,
-		openFiles: newOpenFilesystems(procRoot, probe, mounts, clock),
-		pids:      newPidsLimits(procRoot),
+		openFiles: newOpenFilesystems(probe, mounts, clock),
+		pids:      newPidsLimits(host),
 	}
 }
 
@@ -27,6 +31,22 @@ const (
 	subjectFallback                   // named after the process: the observation lacks what the subject needs
 	notEvidence                       // the failure does not tell of the kind's condition (see filesystemSubject)
 )
+
+// fallbackSubject is the subject of a failure of kind k named after the process, for
+// when nothing better is known.
+func fallbackSubject(k Kind, o *Observation) Subject {
+	switch k {
+	case KindDiskFull, KindReadOnlyFilesystem, KindIOError:
+		return unknownMountSubject(o.process())
+	case KindProcessLimit:
+		return unknownLimitSubject(o.process())
+	case KindConnectionRefused, KindConnectionTimeout, KindNetworkUnreachable, KindPortConflict:
+		return unknownAddressSubject(o.process())
+	case KindPermissionDenied:
+		return unknownAccessSubject(o.process())
+	}
+	return processSubject(o)
+}
 
 // resolve returns the subject of a failure of kind k. A fallback subject named after
 // the process is used when the observation lacks what the subject needs (a
@@ -48,10 +68,10 @@ func (r *subjectResolver) resolve(k Kind, o *Observation) (Subject, resolution) 
 		if l, ok := r.pids.limitHit(o.PID); ok {
 			return cgroupSubject(l, o.ContainerID), subjectFound
 		}
-		if limit, ok := hostTaskLimit(r.procRoot); ok {
+		if limit, ok := r.hostTaskLimit(); ok {
 			return hostTasksSubject(limit), subjectFound
 		}
-		if limit, ok := nprocLimit(r.procRoot, o.PID, o.UID); ok {
+		if limit, ok := r.nprocLimit(o.PID, o.UID); ok {
 			return userSubject(o.UID, limit), subjectFound
 		}
 		return unknownLimitSubject(o.process()), subjectFallback

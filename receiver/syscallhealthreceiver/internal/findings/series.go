@@ -34,10 +34,14 @@ type series struct {
 	ignored bool
 	// pending failures have been counted by the tracking map but no event has told
 	// their subject yet (a path or an address).
-	pending      uint64
-	pendingObs   Observation
-	pendingSince time.Time
-	elem         *list.Element
+	pending    uint64
+	pendingObs Observation
+	// pendingSubject is what the system told of the pending failures' subject when they
+	// were counted, resolved then (outside the engine lock): used if their event never comes.
+	pendingSubject    Subject
+	pendingResolution resolution
+	pendingSince      time.Time
+	elem              *list.Element
 }
 
 // seriesTable holds the series, least recently used evicted first.

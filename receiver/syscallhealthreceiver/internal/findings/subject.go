@@ -4,6 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
+	"strconv"
+
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
 
 // SubjectType says what a finding is about, and so which Subject fields are set.
@@ -32,12 +35,14 @@ type Subject struct {
 	Type SubjectType
 	Name string
 
-	Mount       Mount
-	PID         uint32
-	Executable  string // process.executable.name; "" when unknown
-	Command     string // the kernel's name of the process, for texts when Executable is unknown
-	ContainerID string
-	Cgroup      string
+	Mount hostfs.Mount
+	// MountNamespace is the inode of the mount namespace Mount is in; 0 when unknown.
+	MountNamespace uint64
+	PID            uint32
+	Executable     string // process.executable.name; "" when unknown
+	Command        string // the kernel's name of the process, for texts when Executable is unknown
+	ContainerID    string
+	Cgroup         string
 	// Limit is the limit found binding: pids.max, RLIMIT_NPROC or the host's task limit.
 	Limit   int64
 	UID     uint32
@@ -47,8 +52,24 @@ type Subject struct {
 	Path           string
 }
 
-func mountSubject(m Mount) Subject {
-	return Subject{Type: SubjectMount, Name: m.MountPoint, Mount: m}
+// mountSubject is a filesystem as mounted in mount namespace ns. A mount point names it only
+// in its namespace: outside the host's (hostNS), the name says which namespace, so a user's
+// private tmpfs mounted on / is never taken for the host's /.
+func mountSubject(m hostfs.Mount, ns, hostNS uint64) Subject {
+	name := m.MountPoint
+	if ns != hostNS {
+		name += " (mount namespace " + strconv.FormatUint(ns, 10) + ")"
+	}
+	return Subject{Type: SubjectMount, Name: name, Mount: m, MountNamespace: ns}
+}
+
+// identity tells subjects apart within a kind. For a mount it is the filesystem (its device)
+// with its name: two filesystems mounted on the same point are two subjects.
+func (s Subject) identity() string {
+	if s.Type == SubjectMount {
+		return s.Name + "\x00" + s.Mount.Device.String()
+	}
+	return s.Name
 }
 
 func deviceSubject(p string) Subject {

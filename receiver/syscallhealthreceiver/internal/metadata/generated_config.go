@@ -279,6 +279,26 @@ func (ms *SyscallhealthIssuesEvictedMetricConfig) Validate() error {
 	return nil
 }
 
+// SyscallhealthLookupsFailedMetricConfig provides config for the syscallhealth.lookups.failed metric.
+type SyscallhealthLookupsFailedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *SyscallhealthLookupsFailedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // MetricsConfig provides config for syscallhealth metrics.
 type MetricsConfig struct {
 	SyscallhealthConnectFailures     SyscallhealthConnectFailuresMetricConfig     `mapstructure:"syscallhealth.connect.failures"`
@@ -290,6 +310,7 @@ type MetricsConfig struct {
 	SyscallhealthFailuresUntracked   SyscallhealthFailuresUntrackedMetricConfig   `mapstructure:"syscallhealth.failures.untracked"`
 	SyscallhealthIssuesActive        SyscallhealthIssuesActiveMetricConfig        `mapstructure:"syscallhealth.issues.active"`
 	SyscallhealthIssuesEvicted       SyscallhealthIssuesEvictedMetricConfig       `mapstructure:"syscallhealth.issues.evicted"`
+	SyscallhealthLookupsFailed       SyscallhealthLookupsFailedMetricConfig       `mapstructure:"syscallhealth.lookups.failed"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
@@ -326,6 +347,9 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []SyscallhealthIssuesEvictedMetricAttributeKey{SyscallhealthIssuesEvictedMetricAttributeKeySyscallhealthEvictionTarget},
+		},
+		SyscallhealthLookupsFailed: SyscallhealthLookupsFailedMetricConfig{
+			Enabled: true,
 		},
 	}
 }

@@ -59,6 +59,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SyscallhealthIssuesEvictedMetricAttributeKey{SyscallhealthIssuesEvictedMetricAttributeKeySyscallhealthEvictionTarget},
 					},
+					SyscallhealthLookupsFailed: SyscallhealthLookupsFailedMetricConfig{
+						Enabled: true,
+					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
 					ContainerID:           ResourceAttributeConfig{Enabled: true},
@@ -113,6 +116,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []SyscallhealthIssuesEvictedMetricAttributeKey{SyscallhealthIssuesEvictedMetricAttributeKeySyscallhealthEvictionTarget},
 					},
+					SyscallhealthLookupsFailed: SyscallhealthLookupsFailedMetricConfig{
+						Enabled: false,
+					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
 					ContainerID:           ResourceAttributeConfig{Enabled: false},
@@ -134,7 +140,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SyscallhealthConnectFailuresMetricConfig{}, SyscallhealthConnectsUntrackedMetricConfig{}, SyscallhealthEventsDroppedMetricConfig{}, SyscallhealthEventsSuppressedMetricConfig{}, SyscallhealthFailuresMetricConfig{}, SyscallhealthFailuresUndeliveredMetricConfig{}, SyscallhealthFailuresUntrackedMetricConfig{}, SyscallhealthIssuesActiveMetricConfig{}, SyscallhealthIssuesEvictedMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SyscallhealthConnectFailuresMetricConfig{}, SyscallhealthConnectsUntrackedMetricConfig{}, SyscallhealthEventsDroppedMetricConfig{}, SyscallhealthEventsSuppressedMetricConfig{}, SyscallhealthFailuresMetricConfig{}, SyscallhealthFailuresUndeliveredMetricConfig{}, SyscallhealthFailuresUntrackedMetricConfig{}, SyscallhealthIssuesActiveMetricConfig{}, SyscallhealthIssuesEvictedMetricConfig{}, SyscallhealthLookupsFailedMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}

@@ -210,6 +210,40 @@ var MapAttributeSyscallhealthIssueState = map[string]AttributeSyscallhealthIssue
 	"resolved": AttributeSyscallhealthIssueStateResolved,
 }
 
+// AttributeSyscallhealthLookupReason specifies the value syscallhealth.lookup.reason attribute.
+type AttributeSyscallhealthLookupReason int
+
+const (
+	_ AttributeSyscallhealthLookupReason = iota
+	AttributeSyscallhealthLookupReasonFilesystemUnresponsive
+	AttributeSyscallhealthLookupReasonLookupTimeout
+	AttributeSyscallhealthLookupReasonLookupsSaturated
+	AttributeSyscallhealthLookupReasonMountTableTooLarge
+)
+
+// String returns the string representation of the AttributeSyscallhealthLookupReason.
+func (av AttributeSyscallhealthLookupReason) String() string {
+	switch av {
+	case AttributeSyscallhealthLookupReasonFilesystemUnresponsive:
+		return "filesystem_unresponsive"
+	case AttributeSyscallhealthLookupReasonLookupTimeout:
+		return "lookup_timeout"
+	case AttributeSyscallhealthLookupReasonLookupsSaturated:
+		return "lookups_saturated"
+	case AttributeSyscallhealthLookupReasonMountTableTooLarge:
+		return "mount_table_too_large"
+	}
+	return ""
+}
+
+// MapAttributeSyscallhealthLookupReason is a helper map of string to AttributeSyscallhealthLookupReason attribute value.
+var MapAttributeSyscallhealthLookupReason = map[string]AttributeSyscallhealthLookupReason{
+	"filesystem_unresponsive": AttributeSyscallhealthLookupReasonFilesystemUnresponsive,
+	"lookup_timeout":          AttributeSyscallhealthLookupReasonLookupTimeout,
+	"lookups_saturated":       AttributeSyscallhealthLookupReasonLookupsSaturated,
+	"mount_table_too_large":   AttributeSyscallhealthLookupReasonMountTableTooLarge,
+}
+
 var MetricsInfo = metricsInfo{
 	SyscallhealthConnectFailures: metricInfo{
 		Name:       "syscallhealth.connect.failures",
@@ -243,6 +277,10 @@ var MetricsInfo = metricsInfo{
 		Name:       "syscallhealth.issues.evicted",
 		Attributes: []string{"syscallhealth.eviction.target"},
 	},
+	SyscallhealthLookupsFailed: metricInfo{
+		Name:       "syscallhealth.lookups.failed",
+		Attributes: []string{"syscallhealth.lookup.reason"},
+	},
 }
 
 type metricsInfo struct {
@@ -255,6 +293,7 @@ type metricsInfo struct {
 	SyscallhealthFailuresUntracked   metricInfo
 	SyscallhealthIssuesActive        metricInfo
 	SyscallhealthIssuesEvicted       metricInfo
+	SyscallhealthLookupsFailed       metricInfo
 }
 
 type metricInfo struct {
@@ -857,6 +896,60 @@ func newMetricSyscallhealthIssuesEvicted(cfg SyscallhealthIssuesEvictedMetricCon
 	return m
 }
 
+type metricSyscallhealthLookupsFailed struct {
+	data     pmetric.Metric                         // data buffer for generated metric.
+	config   SyscallhealthLookupsFailedMetricConfig // metric config provided by user.
+	capacity int                                    // max observed number of data points added to the metric.
+}
+
+// init fills syscallhealth.lookups.failed metric with initial data.
+func (m *metricSyscallhealthLookupsFailed) init() {
+	m.data.SetName("syscallhealth.lookups.failed")
+	m.data.SetDescription("/proc and filesystem lookups (process attributes, finding subjects) that went unanswered, by reason. The records and findings they were for still go out, with the process attributes the kernel sent and the documented unknown subjects.")
+	m.data.SetUnit("{lookup}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+}
+
+func (m *metricSyscallhealthLookupsFailed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, syscallhealthLookupReasonAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+	dp.Attributes().PutStr("syscallhealth.lookup.reason", syscallhealthLookupReasonAttributeValue)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSyscallhealthLookupsFailed) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSyscallhealthLookupsFailed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSyscallhealthLookupsFailed(cfg SyscallhealthLookupsFailedMetricConfig) metricSyscallhealthLookupsFailed {
+	m := metricSyscallhealthLookupsFailed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
@@ -876,6 +969,7 @@ type MetricsBuilder struct {
 	metricSyscallhealthFailuresUntracked   metricSyscallhealthFailuresUntracked
 	metricSyscallhealthIssuesActive        metricSyscallhealthIssuesActive
 	metricSyscallhealthIssuesEvicted       metricSyscallhealthIssuesEvicted
+	metricSyscallhealthLookupsFailed       metricSyscallhealthLookupsFailed
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -910,6 +1004,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricSyscallhealthFailuresUntracked:   newMetricSyscallhealthFailuresUntracked(mbc.Metrics.SyscallhealthFailuresUntracked),
 		metricSyscallhealthIssuesActive:        newMetricSyscallhealthIssuesActive(mbc.Metrics.SyscallhealthIssuesActive),
 		metricSyscallhealthIssuesEvicted:       newMetricSyscallhealthIssuesEvicted(mbc.Metrics.SyscallhealthIssuesEvicted),
+		metricSyscallhealthLookupsFailed:       newMetricSyscallhealthLookupsFailed(mbc.Metrics.SyscallhealthLookupsFailed),
 		resourceAttributeIncludeFilter:         make(map[string]filter.Filter),
 		resourceAttributeExcludeFilter:         make(map[string]filter.Filter),
 	}
@@ -1064,6 +1159,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricSyscallhealthFailuresUntracked.emit(ils.Metrics())
 	mb.metricSyscallhealthIssuesActive.emit(ils.Metrics())
 	mb.metricSyscallhealthIssuesEvicted.emit(ils.Metrics())
+	mb.metricSyscallhealthLookupsFailed.emit(ils.Metrics())
 
 	for _, op := range options {
 		op.apply(rm)
@@ -1138,6 +1234,11 @@ func (mb *MetricsBuilder) RecordSyscallhealthIssuesActiveDataPoint(ts pcommon.Ti
 // RecordSyscallhealthIssuesEvictedDataPoint adds a data point to syscallhealth.issues.evicted metric.
 func (mb *MetricsBuilder) RecordSyscallhealthIssuesEvictedDataPoint(ts pcommon.Timestamp, val int64, syscallhealthEvictionTargetAttributeValue AttributeSyscallhealthEvictionTarget) {
 	mb.metricSyscallhealthIssuesEvicted.recordDataPoint(mb.startTime, ts, val, syscallhealthEvictionTargetAttributeValue.String())
+}
+
+// RecordSyscallhealthLookupsFailedDataPoint adds a data point to syscallhealth.lookups.failed metric.
+func (mb *MetricsBuilder) RecordSyscallhealthLookupsFailedDataPoint(ts pcommon.Timestamp, val int64, syscallhealthLookupReasonAttributeValue AttributeSyscallhealthLookupReason) {
+	mb.metricSyscallhealthLookupsFailed.recordDataPoint(mb.startTime, ts, val, syscallhealthLookupReasonAttributeValue.String())
 }
 
 // Reset resets metrics builder to its initial state. It should be used when external metrics source is restarted,

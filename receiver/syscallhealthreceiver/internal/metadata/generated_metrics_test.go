@@ -114,6 +114,9 @@ func TestMetricsBuilder(t *testing.T) {
 			if tt.name == "reaggregate_set" {
 				mb.RecordSyscallhealthIssuesEvictedDataPoint(ts, 3, AttributeSyscallhealthEvictionTargetSubject)
 			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSyscallhealthLookupsFailedDataPoint(ts, 1, AttributeSyscallhealthLookupReasonFilesystemUnresponsive)
 
 			rb := mb.NewResourceBuilder()
 			rb.SetContainerID("container.id-val")
@@ -397,6 +400,23 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok := dp.Attributes().Get("syscallhealth.eviction.target")
 						assert.False(t, ok)
 					}
+				case "syscallhealth.lookups.failed":
+					assert.False(t, validatedMetrics["syscallhealth.lookups.failed"], "Found a duplicate in the metrics slice: syscallhealth.lookups.failed")
+					validatedMetrics["syscallhealth.lookups.failed"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "/proc and filesystem lookups (process attributes, finding subjects) that went unanswered, by reason. The records and findings they were for still go out, with the process attributes the kernel sent and the documented unknown subjects.", mi.Description())
+					assert.Equal(t, "{lookup}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+					syscallhealthLookupReasonAttrVal, ok := dp.Attributes().Get("syscallhealth.lookup.reason")
+					assert.True(t, ok)
+					assert.Equal(t, "filesystem_unresponsive", syscallhealthLookupReasonAttrVal.Str())
 				}
 			}
 		})
