@@ -18,6 +18,7 @@ import (
 	"github.com/syscallhealth/syscallhealth/bpf"
 	"github.com/syscallhealth/syscallhealth/internal/testenv"
 	"github.com/syscallhealth/syscallhealth/internal/trigger/triggertest"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
 
 // With more series than the kernel's tracking map holds, what the receiver exports accounts for every
@@ -47,7 +48,7 @@ func TestExportedCountsAccountForEveryFailure(t *testing.T) {
 	cfg.CollectionInterval = 50 * time.Millisecond
 	cfg.TrackingMapSize = mapSize
 	r := newTestReceiver(t, cfg, probe, nil, metricsSink)
-	r.procRoot = "/proc"
+	r.host = hostfs.New("/", hostfs.DefaultDeadline, nil)
 	require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
 
