@@ -5,6 +5,8 @@ package syscallhealthreceiver
 import (
 	"strings"
 	"testing"
+
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
 
 // FuzzContainerIDFromCgroup: any /proc/<pid>/cgroup content (a container's process writes its own
@@ -24,7 +26,7 @@ func FuzzContainerIDFromCgroup(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, content string) {
-		got := containerIDFromCgroup(strings.NewReader(content))
+		got := containerIDFromCgroups(hostfs.ParseCgroups(strings.NewReader(content)))
 		if got != "" && (!isContainerID(got) || !strings.Contains(content, got)) {
 			t.Fatalf("container ID %q from %q", got, content)
 		}

@@ -1,4 +1,4 @@
-package findings
+package hostfs
 
 import (
 	"os"
@@ -29,18 +29,18 @@ func FuzzParseMountInfo(f *testing.F) {
 	f.Add("x y z\n")
 	f.Add("1 0 0:1 / /\\ rw - tmpfs \\777 rw\n")
 	f.Fuzz(func(t *testing.T, content string) {
-		table, err := parseMountInfo(strings.NewReader(content))
+		table, err := ParseMountInfo(strings.NewReader(content))
 		if err != nil {
 			return
 		}
 		for _, m := range table.mounts {
-			if _, ok := table.byMountID(m.ID); !ok {
+			if _, ok := table.ByMountID(m.ID); !ok {
 				t.Fatalf("mount %d is not found by its ID", m.ID)
 			}
 			if !strings.HasPrefix(m.MountPoint, "/") || path.Clean(m.MountPoint) != m.MountPoint {
 				continue // the kernel writes absolute, clean mount points; other ones match no path
 			}
-			if got, ok := table.longestPrefix(m.MountPoint); !ok || got.MountPoint != m.MountPoint {
+			if got, ok := table.LongestPrefix(m.MountPoint); !ok || got.MountPoint != m.MountPoint {
 				t.Fatalf("mount point %q resolves to %+v, %v", m.MountPoint, got, ok)
 			}
 		}
