@@ -537,7 +537,7 @@ func programStats(b *testing.B, programs map[string]*ebpf.Program) map[string]eb
 // right thread, and nothing left behind.
 func TestAsyncConnectsFromManyThreads(t *testing.T) {
 	self := uint32(os.Getpid())
-	p := loadProbe(t, Options{IncludePaths: true, PIDFilter: self, Rules: allConnectErrnos(), RateLimit: RateLimit{EventsPerSecond: 1e9, Burst: 1 << 20}})
+	p := loadProbe(t, Options{IncludePaths: true, PIDFilter: self, Rules: allConnectErrnos(), RateLimit: RateLimit{EventsPerSecond: MaxEventsPerSecond, Burst: 1 << 20}})
 	log := collectEvents(t, p)
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {

@@ -39,15 +39,19 @@ type Options struct {
 	CgroupFilter uint64
 }
 
+// The defaults and bounds of the options. The receiver's settings are these options, so it takes its defaults
+// and bounds from here: one definition, they cannot disagree.
 const (
-	defaultEventsPerSecond = 10
-	defaultBurst           = 20
-	defaultRingBufferSize  = 1 << 20
-	defaultTrackingMapSize = 10240
-	maxRingBufferSize      = 1 << 30
-	maxTrackingMapSize     = 1 << 22
-	// maxEventsPerSecond keeps the emit interval at least one nanosecond.
-	maxEventsPerSecond = 1e9
+	DefaultEventsPerSecond = 10
+	DefaultBurst           = 20
+	DefaultRingBufferSize  = 1 << 20
+	DefaultTrackingMapSize = 10240
+	// MaxRingBufferSize and MaxTrackingMapSize keep a typo from asking the kernel for gigabytes.
+	MaxRingBufferSize  = 256 << 20
+	MaxTrackingMapSize = 1 << 20
+	// MaxEventsPerSecond per series is far beyond what a ring buffer carries to the receiver: above it the
+	// limit limits nothing.
+	MaxEventsPerSecond = 1e6
 	// maxRuleErrno is the largest errno an errno bitmap holds (health.h ERRNO_BITMAP_WORDS).
 	maxRuleErrno = 64*errnoBitmapWords - 1
 	// errnoBitmapWords and maxSyscalls mirror health.h.
@@ -70,8 +74,8 @@ func (o Options) Validate() error {
 	if err := validateRingBufferSize(o.RingBufferSize); err != nil {
 		return err
 	}
-	if o.TrackingMapSize < 0 || o.TrackingMapSize > maxTrackingMapSize {
-		return fmt.Errorf("TrackingMapSize %d: must be between 1 and %d entries (0 means %d)", o.TrackingMapSize, maxTrackingMapSize, defaultTrackingMapSize)
+	if o.TrackingMapSize < 0 || o.TrackingMapSize > MaxTrackingMapSize {
+		return fmt.Errorf("TrackingMapSize %d: must be between 1 and %d entries (0 means %d)", o.TrackingMapSize, MaxTrackingMapSize, DefaultTrackingMapSize)
 	}
 	return nil
 }
@@ -81,8 +85,8 @@ func validateRingBufferSize(size int) error {
 		return nil
 	}
 	page := os.Getpagesize()
-	if size < page || size > maxRingBufferSize || size&(size-1) != 0 || size%page != 0 {
-		return fmt.Errorf("RingBufferSize %d: must be a power of two between the page size (%d) and %d bytes (0 means %d)", size, page, maxRingBufferSize, defaultRingBufferSize)
+	if size < page || size > MaxRingBufferSize || size&(size-1) != 0 || size%page != 0 {
+		return fmt.Errorf("RingBufferSize %d: must be a power of two between the page size (%d) and %d bytes (0 means %d)", size, page, MaxRingBufferSize, DefaultRingBufferSize)
 	}
 	return nil
 }
@@ -93,13 +97,13 @@ func (o Options) withDefaults() Options {
 		o.Rules = DefaultRules()
 	}
 	if o.RateLimit == (RateLimit{}) {
-		o.RateLimit = RateLimit{EventsPerSecond: defaultEventsPerSecond, Burst: defaultBurst}
+		o.RateLimit = RateLimit{EventsPerSecond: DefaultEventsPerSecond, Burst: DefaultBurst}
 	}
 	if o.RingBufferSize == 0 {
-		o.RingBufferSize = defaultRingBufferSize
+		o.RingBufferSize = DefaultRingBufferSize
 	}
 	if o.TrackingMapSize == 0 {
-		o.TrackingMapSize = defaultTrackingMapSize
+		o.TrackingMapSize = DefaultTrackingMapSize
 	}
 	return o
 }
@@ -118,8 +122,8 @@ type rateLimitParams struct {
 }
 
 func (r RateLimit) kernelParams() (rateLimitParams, error) {
-	if math.IsNaN(r.EventsPerSecond) || r.EventsPerSecond <= 0 || r.EventsPerSecond > maxEventsPerSecond {
-		return rateLimitParams{}, fmt.Errorf("RateLimit.EventsPerSecond %v: must be above 0 and at most %g", r.EventsPerSecond, float64(maxEventsPerSecond))
+	if math.IsNaN(r.EventsPerSecond) || r.EventsPerSecond <= 0 || r.EventsPerSecond > MaxEventsPerSecond {
+		return rateLimitParams{}, fmt.Errorf("RateLimit.EventsPerSecond %v: must be above 0 and at most %g", r.EventsPerSecond, float64(MaxEventsPerSecond))
 	}
 	if r.Burst < 1 {
 		return rateLimitParams{}, errors.New("RateLimit.Burst 0: must be at least 1 (1 means no bursts)")

@@ -27,8 +27,9 @@ func TestRateLimiting(t *testing.T) {
 		{RateLimit{EventsPerSecond: 1, Burst: 1}, 1_000_000_000, 0},
 		{RateLimit{EventsPerSecond: 3, Burst: 2}, 333_333_333, 333_333_333},
 		{RateLimit{EventsPerSecond: 0.5, Burst: 3}, 2_000_000_000, 4_000_000_000},
-		{RateLimit{EventsPerSecond: 1e9, Burst: 5}, 1, 4},
-		{RateLimit{EventsPerSecond: 2e9 / 3, Burst: 1}, 2, 0}, // 1.5 ns rounds to 2
+		{RateLimit{EventsPerSecond: MaxEventsPerSecond, Burst: 5}, 1000, 4000},
+		{RateLimit{EventsPerSecond: 2e6 / 3, Burst: 1}, 1500, 0},
+		{RateLimit{EventsPerSecond: 3e5, Burst: 1}, 3333, 0}, // 3333.3 ns rounds to 3333
 		{RateLimit{EventsPerSecond: 1e-3, Burst: 1 << 20}, 1_000_000_000_000, (1<<20 - 1) * 1_000_000_000_000},
 	}
 	for _, a := range arithmetic {
@@ -50,7 +51,7 @@ func TestRateLimiting(t *testing.T) {
 		{RateLimit{EventsPerSecond: -1, Burst: 5}, "RateLimit.EventsPerSecond"},
 		{RateLimit{EventsPerSecond: math.NaN(), Burst: 5}, "RateLimit.EventsPerSecond"},
 		{RateLimit{EventsPerSecond: math.Inf(1), Burst: 5}, "RateLimit.EventsPerSecond"},
-		{RateLimit{EventsPerSecond: 2e9, Burst: 5}, "RateLimit.EventsPerSecond"},
+		{RateLimit{EventsPerSecond: 2e6, Burst: 5}, "RateLimit.EventsPerSecond"},
 		{RateLimit{EventsPerSecond: 10, Burst: 0}, "RateLimit.Burst"},
 		{RateLimit{EventsPerSecond: 1e-12, Burst: 1}, "RateLimit.EventsPerSecond"},
 		{RateLimit{EventsPerSecond: 1e-6, Burst: math.MaxUint32}, "RateLimit"},
@@ -139,9 +140,9 @@ func TestOptionsValidate(t *testing.T) {
 		{Options{RingBufferSize: 3 * page}, "RingBufferSize"},
 		{Options{RingBufferSize: page / 2}, "RingBufferSize"},
 		{Options{RingBufferSize: -page}, "RingBufferSize"},
-		{Options{RingBufferSize: 2 << 30}, "RingBufferSize"},
+		{Options{RingBufferSize: 512 << 20}, "RingBufferSize"},
 		{Options{TrackingMapSize: -1}, "TrackingMapSize"},
-		{Options{TrackingMapSize: 1 << 23}, "TrackingMapSize"},
+		{Options{TrackingMapSize: 1<<20 + 1}, "TrackingMapSize"},
 	}
 	for _, tc := range invalid {
 		err := tc.opts.Validate()

@@ -80,8 +80,8 @@ func TestLoadHealthProgram(t *testing.T) {
 		typ        ebpf.MapType
 		maxEntries uint32
 	}{
-		healthMapEvents:          {ebpf.RingBuf, defaultRingBufferSize},
-		healthMapTracking:        {ebpf.Hash, defaultTrackingMapSize},
+		healthMapEvents:          {ebpf.RingBuf, DefaultRingBufferSize},
+		healthMapTracking:        {ebpf.Hash, DefaultTrackingMapSize},
 		healthMapConfig:          {ebpf.Array, 2},
 		healthMapStats:           {ebpf.PerCPUArray, 1},
 		healthMapConnectAttempts: {ebpf.Hash, 8192},
@@ -130,7 +130,7 @@ func TestLoadHealthProgram(t *testing.T) {
 	if err := p.config.Lookup(slot, &got); err != nil {
 		t.Fatal(err)
 	}
-	wantCfg, err := kernelConfig(Options{}.withDefaults(), defaultRingBufferSize)
+	wantCfg, err := kernelConfig(Options{}.withDefaults(), DefaultRingBufferSize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestRingBufferCreation(t *testing.T) {
 	testenv.RequireRoot(t, loadsProbes)
 	self := uint32(os.Getpid())
 	write := mustSyscall(t, "write")
-	noLimit := RateLimit{EventsPerSecond: 1e9, Burst: 1 << 20}
+	noLimit := RateLimit{EventsPerSecond: MaxEventsPerSecond, Burst: 1 << 20}
 
 	t.Run("size", func(t *testing.T) {
 		p := loadProbe(t, Options{RingBufferSize: 4 << 20, PIDFilter: self, IncludePaths: true})
@@ -418,7 +418,7 @@ func TestConfigMapUpdate(t *testing.T) {
 	p.slot.Get(&before)
 	for _, bad := range []Options{
 		{Rules: []Rule{{Syscall: "nope", AllErrnos: true}}},
-		{RingBufferSize: 2 * defaultRingBufferSize},
+		{RingBufferSize: 2 * DefaultRingBufferSize},
 		{TrackingMapSize: 5},
 	} {
 		if err := p.Update(bad); err == nil {

@@ -31,11 +31,8 @@ const (
 // allErrnos is the word that selects every errno in errnos and syscall_errnos.
 const allErrnos = "all"
 
-// Bounds that keep a typo from asking the kernel for gigabytes.
+// Bounds of the receiver's own settings; those of the kernel options are bpf's (bpf.MaxRingBufferSize...).
 const (
-	maxRingBufferSize  = 256 << 20
-	maxTrackingMapSize = 1 << 20
-	maxEventsPerSecond = 1e6
 	// minCollectionInterval: each collection reads the whole tracking map, checks /proc for every process
 	// with counts and evaluates the findings (whose windows are at least 1s). The sums are cumulative, so a
 	// faster loop adds CPU and export volume, not precision; 1ns made it spin.
@@ -85,9 +82,9 @@ type RateLimitConfig struct {
 func createDefaultConfig() *Config {
 	return &Config{
 		CollectionInterval:   10 * time.Second,
-		RateLimit:            RateLimitConfig{EventsPerSecond: 10, Burst: 20},
-		RingBufferSize:       1 << 20,
-		TrackingMapSize:      10240,
+		RateLimit:            RateLimitConfig{EventsPerSecond: bpf.DefaultEventsPerSecond, Burst: bpf.DefaultBurst},
+		RingBufferSize:       bpf.DefaultRingBufferSize,
+		TrackingMapSize:      bpf.DefaultTrackingMapSize,
 		IncludePaths:         true,
 		ErrorMode:            ErrorModePropagate,
 		Findings:             findings.NewDefaultConfig(),
@@ -107,9 +104,9 @@ func (cfg *Config) Validate() error {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if eps := cfg.RateLimit.EventsPerSecond; math.IsNaN(eps) || eps <= 0 || eps > maxEventsPerSecond {
+	if eps := cfg.RateLimit.EventsPerSecond; math.IsNaN(eps) || eps <= 0 || eps > bpf.MaxEventsPerSecond {
 		errs = append(errs, fmt.Errorf("rate_limit.events_per_second must be greater than zero and at most %g, got %v "+
-			"(the exact counts do not depend on it; lower it to reduce log volume)", float64(maxEventsPerSecond), eps))
+			"(the exact counts do not depend on it; lower it to reduce log volume)", float64(bpf.MaxEventsPerSecond), eps))
 	}
 	if cfg.RateLimit.Burst == 0 {
 		errs = append(errs, errors.New("rate_limit.burst must be at least 1"))
@@ -117,8 +114,8 @@ func (cfg *Config) Validate() error {
 	if err := cfg.RingBufferSize.validateRingBuffer(); err != nil {
 		errs = append(errs, err)
 	}
-	if cfg.TrackingMapSize <= 0 || cfg.TrackingMapSize > maxTrackingMapSize {
-		errs = append(errs, fmt.Errorf("tracking_map_size must be between 1 and %d, got %d", maxTrackingMapSize, cfg.TrackingMapSize))
+	if cfg.TrackingMapSize <= 0 || cfg.TrackingMapSize > bpf.MaxTrackingMapSize {
+		errs = append(errs, fmt.Errorf("tracking_map_size must be between 1 and %d, got %d", bpf.MaxTrackingMapSize, cfg.TrackingMapSize))
 	}
 	if cfg.RootPath != "" {
 		if err := validateRootPath(cfg.RootPath); err != nil {
@@ -154,8 +151,8 @@ func (b ByteSize) validateRingBuffer() error {
 	switch {
 	case n < page:
 		return fmt.Errorf("ring_buffer_size must be at least one page (%d bytes), got %d", page, n)
-	case n > maxRingBufferSize:
-		return fmt.Errorf("ring_buffer_size must be at most %s, got %s", ByteSize(maxRingBufferSize), b)
+	case n > bpf.MaxRingBufferSize:
+		return fmt.Errorf("ring_buffer_size must be at most %s, got %s", ByteSize(bpf.MaxRingBufferSize), b)
 	case n&(n-1) != 0:
 		return fmt.Errorf("ring_buffer_size must be a power of two (e.g. 1MiB, 4MiB), got %d bytes", n)
 	case n%page != 0:

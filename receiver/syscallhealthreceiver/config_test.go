@@ -159,8 +159,9 @@ func TestLoadFindingsConfig(t *testing.T) {
 		expected.QuietPeriod = 2 * time.Minute
 		expected.MaxQuietPeriod = 20 * time.Minute
 		expected.MaxSubjects = 64
-		expected.Kinds.ConnectionRefused.Threshold = 20
-		expected.Kinds.PermissionDenied.Enabled = false
+		refused, denied := expected.Kinds["connection_refused"], expected.Kinds["permission_denied"]
+		refused.Threshold, denied.Enabled = 20, false
+		expected.Kinds["connection_refused"], expected.Kinds["permission_denied"] = refused, denied
 		assert.Equal(t, expected, cfg.Findings, "a partial kind override keeps that kind's other defaults")
 	})
 

@@ -8,52 +8,55 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/findings"
 )
 
-// errorErrnos are failures that mean a resource is exhausted or broken: the service is degraded now.
-var errorErrnos = map[string]bool{
-	"ENOSPC":  true, // disk full
-	"EDQUOT":  true, // disk quota exceeded
-	"EIO":     true, // I/O error: failing device or filesystem
-	"EROFS":   true, // filesystem remounted read-only, often after errors
-	"EFBIG":   true, // file size limit (RLIMIT_FSIZE or filesystem maximum)
-	"EMFILE":  true, // the process is out of file descriptors
-	"ENFILE":  true, // the host is out of file descriptors
-	"ENOMEM":  true, // out of memory (or address space, RLIMIT_AS)
-	"ENOBUFS": true, // the kernel is out of buffer space
+// errnoClass is what one errno says about the system, and the severity it gets.
+type errnoClass struct {
+	severity plog.SeverityNumber
+	meaning  string
 }
 
-// warnErrnos are failures that usually mean a dependency or the configuration is wrong.
-var warnErrnos = map[string]bool{
-	"ECONNREFUSED":  true, // nothing listens at the destination
-	"ETIMEDOUT":     true, // the destination does not answer
-	"EHOSTUNREACH":  true,
-	"ENETUNREACH":   true,
-	"ECONNRESET":    true,
-	"EADDRINUSE":    true, // port conflict
-	"EADDRNOTAVAIL": true, // no such local address, or ephemeral ports exhausted
-	"EACCES":        true, // permission denied
-	"EPERM":         true,
+var (
+	exhausted  = errnoClass{plog.SeverityNumberError, "exhausted or broken resource"}
+	dependency = errnoClass{plog.SeverityNumberWarn, "unreachable dependency, port conflict or permission"}
+)
+
+// errnoClasses is the one table of errno severities. A failure that is evidence of a finding kind takes the
+// kind's severity instead (findings.Classify), so the record and its finding cannot disagree; a test checks
+// that the two tables agree wherever both speak. Errnos not listed (opted into with "all") are INFO.
+var errnoClasses = map[string]errnoClass{
+	"ENOSPC":  exhausted, // disk full
+	"EDQUOT":  exhausted, // disk quota exceeded
+	"EIO":     exhausted, // I/O error: failing device or filesystem
+	"EROFS":   exhausted, // filesystem remounted read-only, often after errors
+	"EFBIG":   exhausted, // file size limit (RLIMIT_FSIZE or filesystem maximum)
+	"EMFILE":  exhausted, // the process is out of file descriptors
+	"ENFILE":  exhausted, // the host is out of file descriptors
+	"ENOMEM":  exhausted, // out of memory (or address space, RLIMIT_AS)
+	"ENOBUFS": exhausted, // the kernel is out of buffer space
+
+	"ECONNREFUSED":  dependency, // nothing listens at the destination
+	"ETIMEDOUT":     dependency, // the destination does not answer
+	"EHOSTUNREACH":  dependency,
+	"ENETUNREACH":   dependency,
+	"ECONNRESET":    dependency,
+	"EADDRINUSE":    dependency, // port conflict
+	"EADDRNOTAVAIL": dependency, // no such local address, or ephemeral ports exhausted
+	"EACCES":        dependency, // permission denied
+	"EPERM":         dependency,
 }
 
-// processCreationSyscalls fail with EAGAIN when a process or thread limit is hit (RLIMIT_NPROC, pids.max,
-// kernel.threads-max); elsewhere EAGAIN only means "try again".
-var processCreationSyscalls = map[string]bool{"clone": true, "clone3": true, "fork": true, "vfork": true}
-
-// baseSeverity is the severity of one failure before escalation:
-// ERROR for exhausted or broken resources (ENOSPC, EDQUOT, EIO, EROFS, EFBIG, EMFILE, ENFILE, ENOMEM, ENOBUFS,
-// and EAGAIN from clone/clone3/fork/vfork); WARN for unreachable dependencies, port conflicts and permission
-// problems (ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, ECONNRESET, EADDRINUSE, EADDRNOTAVAIL, EACCES,
-// EPERM); INFO for everything else (errnos opted into with "all", such as ENOENT).
-func baseSeverity(syscall, errno string) plog.SeverityNumber {
-	switch {
-	case errorErrnos[errno], errno == "EAGAIN" && processCreationSyscalls[syscall]:
-		return plog.SeverityNumberError
-	case warnErrnos[errno]:
-		return plog.SeverityNumberWarn
-	default:
-		return plog.SeverityNumberInfo
+// baseSeverity is the severity of one failure before escalation: its finding kind's when it is evidence of
+// one (EAGAIN from clone, fork or execve is a process limit: ERROR), else its errno's class, else INFO.
+func baseSeverity(syscall, errno, category string) plog.SeverityNumber {
+	if k, ok := findings.Classify(syscall, errno, category); ok {
+		return k.Severity().Number()
 	}
+	if c, ok := errnoClasses[errno]; ok {
+		return c.severity
+	}
+	return plog.SeverityNumberInfo
 }
 
 // escalated raises a severity one level, INFO -> WARN -> ERROR. ERROR stays ERROR: FATAL is left to
@@ -154,7 +157,7 @@ func (t *escalationTracker) forget(pids map[uint32]bool) {
 // severityOf is the severity of an event: the errno's base severity, escalated one level while the key
 // fails fast.
 func (t *escalationTracker) severityOf(ev *bpf.Event, syscall, errno string) plog.SeverityNumber {
-	sev := baseSeverity(syscall, errno)
+	sev := baseSeverity(syscall, errno, ev.Category.String())
 	if t.fast(failureKey{PID: ev.PID, Syscall: ev.Syscall, Errno: ev.Errno}, ev.TimestampNs, ev.ErrorCount) {
 		sev = escalated(sev)
 	}

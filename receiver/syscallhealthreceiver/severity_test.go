@@ -3,6 +3,8 @@
 package syscallhealthreceiver
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/findings"
 )
 
 func TestErrorSeverityCalculation(t *testing.T) {
@@ -30,6 +33,8 @@ func TestErrorSeverityCalculation(t *testing.T) {
 		{"clone", "EAGAIN", plog.SeverityNumberError},
 		{"clone3", "EAGAIN", plog.SeverityNumberError},
 		{"fork", "EAGAIN", plog.SeverityNumberError},
+		// RLIMIT_NPROC checked at execve after a setuid: the same process limit as its finding (ERROR).
+		{"execve", "EAGAIN", plog.SeverityNumberError},
 		{"write", "EAGAIN", plog.SeverityNumberInfo}, // a full non-blocking pipe is not a fork limit
 		{"connect", "ECONNREFUSED", plog.SeverityNumberWarn},
 		{"connect", "ETIMEDOUT", plog.SeverityNumberWarn},
@@ -40,7 +45,7 @@ func TestErrorSeverityCalculation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.syscall+"_"+tt.errno, func(t *testing.T) {
-			sev := baseSeverity(tt.syscall, tt.errno)
+			sev := baseSeverity(tt.syscall, tt.errno, bpf.SyscallCategory(tt.syscall).String())
 			assert.Equal(t, tt.want, sev)
 			assert.Equal(t, strings.ToUpper(tt.want.String()), severityText(sev), "SeverityText is the spec's short name of the number")
 		})
@@ -99,4 +104,31 @@ func TestSeverityEscalatesWhenTheCountGrowsFast(t *testing.T) {
 	// Exited processes are forgotten.
 	tracker.forget(map[uint32]bool{1: true, 2: true, 3: true, 4: true})
 	assert.Empty(t, tracker.windows)
+}
+
+// The errno table and the finding kinds agree: for every watchable syscall and every errno either names, a
+// failure's record severity is the severity of the finding it opens, and a failure that opens none takes its
+// errno's class.
+func TestSeverityTablesAgree(t *testing.T) {
+	errnos := slices.Collect(maps.Keys(errnoClasses))
+	for _, k := range findings.Kinds() {
+		errnos = append(errnos, findings.KindErrnos(k)...)
+	}
+	for _, rule := range bpf.DefaultRules() {
+		category := bpf.SyscallCategory(rule.Syscall).String()
+		for _, errno := range errnos {
+			sev := baseSeverity(rule.Syscall, errno, category)
+			if k, ok := findings.Classify(rule.Syscall, errno, category); ok {
+				assert.Equal(t, k.Severity().Number(), sev, "%s %s opens %s", rule.Syscall, errno, k)
+				if c, ok := errnoClasses[errno]; ok && c.severity != sev {
+					// Only EAGAIN-style errnos whose meaning depends on the syscall may differ; none today.
+					t.Errorf("%s %s: errno table says %s, kind %s says %s", rule.Syscall, errno, c.severity, k, sev)
+				}
+				continue
+			}
+			if c, ok := errnoClasses[errno]; ok {
+				assert.Equal(t, c.severity, sev, "%s %s", rule.Syscall, errno)
+			}
+		}
+	}
 }

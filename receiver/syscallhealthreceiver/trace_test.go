@@ -109,7 +109,7 @@ func TestRecordedTraceToLogs(t *testing.T) {
 // level up when its key failed fast.
 func baseSeverityOrEscalated(lr plog.LogRecord) plog.SeverityNumber {
 	attrs := lr.Attributes().AsRaw()
-	base := baseSeverity(attrs["syscallhealth.syscall.name"].(string), attrs["error.type"].(string))
+	base := baseSeverity(attrs["syscallhealth.syscall.name"].(string), attrs["error.type"].(string), attrs["syscallhealth.category"].(string))
 	if lr.SeverityNumber() != base {
 		return escalated(base)
 	}

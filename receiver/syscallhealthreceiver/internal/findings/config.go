@@ -3,7 +3,12 @@ package findings
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
+
+	"go.opentelemetry.io/collector/confmap"
 )
 
 // Config of the finding engine, embedded in the receiver configuration under `findings:`.
@@ -31,20 +36,55 @@ type KindConfig struct {
 	Window    time.Duration `mapstructure:"window"`
 }
 
-// KindsConfig has one field per kind so that a misspelt kind is a configuration error
-// and a partial override (only `threshold`) keeps the other defaults.
-type KindsConfig struct {
-	DiskFull           KindConfig `mapstructure:"disk_full"`
-	ReadOnlyFilesystem KindConfig `mapstructure:"read_only_filesystem"`
-	IOError            KindConfig `mapstructure:"io_error"`
-	FDExhaustion       KindConfig `mapstructure:"fd_exhaustion"`
-	MemoryExhaustion   KindConfig `mapstructure:"memory_exhaustion"`
-	ProcessLimit       KindConfig `mapstructure:"process_limit"`
-	ConnectionRefused  KindConfig `mapstructure:"connection_refused"`
-	ConnectionTimeout  KindConfig `mapstructure:"connection_timeout"`
-	NetworkUnreachable KindConfig `mapstructure:"network_unreachable"`
-	PortConflict       KindConfig `mapstructure:"port_conflict"`
-	PermissionDenied   KindConfig `mapstructure:"permission_denied"`
+// KindsConfig holds the rule of each kind, by the kind's name (kinds). Unmarshal starts from the defaults, so
+// a partial override (only `threshold`) keeps the others, and refuses a misspelt kind.
+type KindsConfig map[string]KindConfig
+
+// Unmarshal reads `kinds:` over the defaults already in c.
+func (c *KindsConfig) Unmarshal(conf *confmap.Conf) error {
+	if *c == nil {
+		*c = defaultKindsConfig()
+	}
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(conf.ToStringMap())) {
+		k, ok := kindByName(name)
+		if !ok {
+			errs = append(errs, fmt.Errorf("unknown kind %q (kinds: %s)", name, strings.Join(kindNames(), ", ")))
+			continue
+		}
+		sub, err := conf.Sub(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rule := (*c)[k.String()]
+		if err := sub.Unmarshal(&rule); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		(*c)[k.String()] = rule
+	}
+	return errors.Join(errs...)
+}
+
+// rule returns the rule of one kind.
+func (c KindsConfig) rule(k Kind) KindConfig { return c[k.String()] }
+
+func kindNames() []string {
+	var names []string
+	for _, k := range Kinds() {
+		names = append(names, k.String())
+	}
+	return names
+}
+
+// defaultKindsConfig is every kind enabled with its default threshold (kinds) and window.
+func defaultKindsConfig() KindsConfig {
+	c := make(KindsConfig, kindCount-1)
+	for _, k := range Kinds() {
+		c[k.String()] = KindConfig{Enabled: true, Threshold: kinds[k].threshold, Window: defaultWindow}
+	}
+	return c
 }
 
 const (
@@ -61,31 +101,12 @@ const (
 
 // NewDefaultConfig returns the defaults documented in the repository README (section Findings).
 func NewDefaultConfig() Config {
-	rule := func(threshold uint64) KindConfig {
-		return KindConfig{Enabled: true, Threshold: threshold, Window: defaultWindow}
-	}
 	return Config{
 		Enabled:        true,
 		QuietPeriod:    defaultQuietPeriod,
 		MaxQuietPeriod: defaultMaxQuietPeriod,
 		MaxSubjects:    defaultMaxSubjects,
-		Kinds: KindsConfig{
-			// One failure is already the diagnosis: the resource is exhausted or broken.
-			DiskFull:           rule(1),
-			ReadOnlyFilesystem: rule(1),
-			IOError:            rule(1),
-			FDExhaustion:       rule(1),
-			ProcessLimit:       rule(1),
-			PortConflict:       rule(1), // a service that cannot bind usually tries once and exits
-			// Some runtimes probe with large mappings; a few failures rule that out.
-			MemoryExhaustion: rule(3),
-			// Clients retry and single refusals happen during deploys; a pattern is the finding.
-			ConnectionRefused:  rule(5),
-			ConnectionTimeout:  rule(3),
-			NetworkUnreachable: rule(3),
-			// Programs probe files they may not read; repeated denials are the finding.
-			PermissionDenied: rule(3),
-		},
+		Kinds:          defaultKindsConfig(),
 	}
 }
 
@@ -117,42 +138,12 @@ func (k *KindConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// kind returns the rule of one kind.
-func (c *KindsConfig) kind(k Kind) KindConfig {
-	switch k {
-	case KindDiskFull:
-		return c.DiskFull
-	case KindReadOnlyFilesystem:
-		return c.ReadOnlyFilesystem
-	case KindIOError:
-		return c.IOError
-	case KindFDExhaustion:
-		return c.FDExhaustion
-	case KindMemoryExhaustion:
-		return c.MemoryExhaustion
-	case KindProcessLimit:
-		return c.ProcessLimit
-	case KindConnectionRefused:
-		return c.ConnectionRefused
-	case KindConnectionTimeout:
-		return c.ConnectionTimeout
-	case KindNetworkUnreachable:
-		return c.NetworkUnreachable
-	case KindPortConflict:
-		return c.PortConflict
-	case KindPermissionDenied:
-		return c.PermissionDenied
-	default:
-		return KindConfig{}
-	}
-}
-
 // validateAll checks the whole configuration, kinds included, for callers that do not
 // go through the collector's recursive validation (NewEngine).
 func (c *Config) validateAll() error {
 	errs := []error{c.Validate()}
 	for _, k := range Kinds() {
-		rule := c.Kinds.kind(k)
+		rule := c.Kinds.rule(k)
 		if err := rule.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("kinds::%s: %w", k, err))
 		}

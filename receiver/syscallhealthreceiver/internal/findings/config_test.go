@@ -22,7 +22,7 @@ func TestDefaultConfigIsValid(t *testing.T) {
 		KindPortConflict: 1, KindPermissionDenied: 3,
 	}
 	for _, k := range Kinds() {
-		rule := cfg.Kinds.kind(k)
+		rule := cfg.Kinds.rule(k)
 		if !rule.Enabled || rule.Threshold != thresholds[k] || rule.Window != time.Minute {
 			t.Errorf("%s default rule = %+v", k, rule)
 		}
@@ -33,8 +33,8 @@ func TestConfigValidateNamesFields(t *testing.T) {
 	cfg := NewDefaultConfig()
 	cfg.QuietPeriod = 0
 	cfg.MaxSubjects = 0
-	cfg.Kinds.DiskFull.Threshold = 0
-	cfg.Kinds.PermissionDenied.Window = 10 * time.Millisecond
+	setRule(&cfg, KindDiskFull, func(r *KindConfig) { r.Threshold = 0 })
+	setRule(&cfg, KindPermissionDenied, func(r *KindConfig) { r.Window = 10 * time.Millisecond })
 	err := confmap.Validate(&cfg)
 	if err == nil {
 		t.Fatal("invalid configuration accepted")
@@ -72,15 +72,39 @@ func TestConfigUnmarshalKeepsDefaults(t *testing.T) {
 	if cfg.QuietPeriod != 2*time.Minute || cfg.MaxQuietPeriod != 10*time.Minute {
 		t.Errorf("quiet periods %s/%s", cfg.QuietPeriod, cfg.MaxQuietPeriod)
 	}
-	if r := cfg.Kinds.ConnectionRefused; r.Threshold != 10 || r.Window != time.Minute || !r.Enabled {
+	if r := cfg.Kinds.rule(KindConnectionRefused); r.Threshold != 10 || r.Window != time.Minute || !r.Enabled {
 		t.Errorf("partially overridden rule lost its defaults: %+v", r)
 	}
-	if cfg.Kinds.PermissionDenied.Enabled || cfg.Kinds.PermissionDenied.Threshold != 3 {
-		t.Errorf("permission_denied = %+v", cfg.Kinds.PermissionDenied)
+	if cfg.Kinds.rule(KindPermissionDenied).Enabled || cfg.Kinds.rule(KindPermissionDenied).Threshold != 3 {
+		t.Errorf("permission_denied = %+v", cfg.Kinds.rule(KindPermissionDenied))
 	}
 
 	bad := confmap.NewFromStringMap(map[string]any{"kinds": map[string]any{"disk_ful": map[string]any{"threshold": 2}}})
 	if err := bad.Unmarshal(&cfg); err == nil || !strings.Contains(err.Error(), "disk_ful") {
 		t.Errorf("a misspelt kind must be rejected, got %v", err)
+	}
+}
+
+// setRule changes the rule of one kind.
+func setRule(c *Config, k Kind, change func(*KindConfig)) {
+	r := c.Kinds.rule(k)
+	change(&r)
+	c.Kinds[k.String()] = r
+}
+
+func TestConfigUnmarshalRefusesUnknownKindsAndFields(t *testing.T) {
+	for conf, want := range map[string]string{
+		"disk_ful":  `unknown kind "disk_ful" (kinds: disk_full, read_only_filesystem, io_error,`,
+		"disk_full": `disk_full: decoding failed`,
+	} {
+		cfg := NewDefaultConfig()
+		rule := map[string]any{"threshold": 2}
+		if conf == "disk_full" {
+			rule = map[string]any{"treshold": 2}
+		}
+		err := confmap.NewFromStringMap(map[string]any{"kinds": map[string]any{conf: rule}}).Unmarshal(&cfg)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("kinds::%s: error %v, want %q", conf, err, want)
+		}
 	}
 }

@@ -107,8 +107,8 @@ func NewEngine(cfg Config, set Settings) (*Engine, error) {
 }
 
 func (e *Engine) kindFor(o *Observation) Kind {
-	k := classify(o.Syscall, o.Errno, o.Category)
-	if k == kindNone || !e.cfg.Kinds.kind(k).Enabled {
+	k, ok := Classify(o.Syscall, o.Errno, o.Category)
+	if !ok || !e.cfg.Kinds.rule(k).Enabled {
 		return kindNone
 	}
 	return k
@@ -245,7 +245,7 @@ func (e *Engine) Evaluate() []Transition {
 	out := e.queued
 	e.queued = nil
 	for key, f := range e.findings {
-		rule := e.cfg.Kinds.kind(f.kind)
+		rule := e.cfg.Kinds.rule(f.kind)
 		switch f.state {
 		case stateTracking:
 			if f.window.sum(now) >= rule.Threshold {
@@ -309,7 +309,7 @@ func (e *Engine) Active() []KindCount {
 	}
 	out := make([]KindCount, 0, kindCount)
 	for _, k := range Kinds() {
-		if e.cfg.Kinds.kind(k).Enabled {
+		if e.cfg.Kinds.rule(k).Enabled {
 			out = append(out, KindCount{Kind: k, Active: counts[k]})
 		}
 	}
@@ -426,7 +426,7 @@ func (e *Engine) record(k Kind, subject Subject, o *Observation, n uint64, at ti
 		if len(e.findings) >= e.cfg.MaxSubjects {
 			e.evictSubject()
 		}
-		f = newFinding(k, subject, e.cfg.Kinds.kind(k).Window)
+		f = newFinding(k, subject, e.cfg.Kinds.rule(k).Window)
 		e.findings[key] = f
 	}
 	f.record(o, n, at)
@@ -448,7 +448,7 @@ func (e *Engine) evictSubject() {
 	}
 	if victimFinding.state == stateActive {
 		now := e.clock.Now()
-		window := e.cfg.Kinds.kind(victimFinding.kind).Window
+		window := e.cfg.Kinds.rule(victimFinding.kind).Window
 		e.queued = append(e.queued, victimFinding.transition(StateResolved, now, window, ResolutionEvicted))
 	}
 	delete(e.findings, victim)

@@ -193,13 +193,13 @@ func TestThresholdAndWindow(t *testing.T) {
 	}
 
 	// A configured threshold of 1 opens on the first failure.
-	f = newEngineFixture(t, func(c *Config) { c.Kinds.ConnectionRefused.Threshold = 1 })
+	f = newEngineFixture(t, func(c *Config) { setRule(c, KindConnectionRefused, func(r *KindConfig) { r.Threshold = 1 }) })
 	f.engine.ObserveEvent(refused(100, "api", "", peer, 1, f.clock.Now()))
 	f.expect("connection_refused open 127.0.0.1:5432")
 }
 
 func TestDisabledKind(t *testing.T) {
-	f := newEngineFixture(t, func(c *Config) { c.Kinds.DiskFull.Enabled = false })
+	f := newEngineFixture(t, func(c *Config) { setRule(c, KindDiskFull, func(r *KindConfig) { r.Enabled = false }) })
 	f.engine.ObserveEvent(diskFull(100, "openat", "/tmp/tiny/a", 1, f.clock.Now()))
 	f.engine.ObserveCount(diskFull(100, "openat", "", 10, f.clock.Now()))
 	f.expect()
@@ -628,10 +628,10 @@ func TestHostTaskLimit(t *testing.T) {
 
 func TestSubjectsPerKind(t *testing.T) {
 	f := newEngineFixture(t, func(c *Config) {
-		c.Kinds.PermissionDenied.Threshold = 1
-		c.Kinds.MemoryExhaustion.Threshold = 1
-		c.Kinds.ConnectionTimeout.Threshold = 1
-		c.Kinds.NetworkUnreachable.Threshold = 1
+		setRule(c, KindPermissionDenied, func(r *KindConfig) { r.Threshold = 1 })
+		setRule(c, KindMemoryExhaustion, func(r *KindConfig) { r.Threshold = 1 })
+		setRule(c, KindConnectionTimeout, func(r *KindConfig) { r.Threshold = 1 })
+		setRule(c, KindNetworkUnreachable, func(r *KindConfig) { r.Threshold = 1 })
 	})
 	now := f.clock.Now()
 	for _, o := range []Observation{
@@ -738,7 +738,7 @@ func TestConcurrentFeeding(t *testing.T) {
 
 func TestNewEngineRejectsInvalidConfig(t *testing.T) {
 	cfg := NewDefaultConfig()
-	cfg.Kinds.PortConflict.Window = 0
+	setRule(&cfg, KindPortConflict, func(r *KindConfig) { r.Window = 0 })
 	_, err := NewEngine(cfg, Settings{})
 	if err == nil || !strings.Contains(err.Error(), "kinds::port_conflict: window must be at least 1s") {
 		t.Errorf("NewEngine error = %v", err)

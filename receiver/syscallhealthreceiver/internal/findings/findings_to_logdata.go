@@ -58,7 +58,7 @@ func FillLogRecord(t *Transition, lr plog.LogRecord) {
 	lr.SetTimestamp(ts)
 	lr.SetObservedTimestamp(ts)
 	lr.SetEventName(EventName)
-	lr.SetSeverityNumber(severityNumber(t.Severity))
+	lr.SetSeverityNumber(t.Severity.Number())
 	lr.SetSeverityText(t.Severity.String())
 	lr.Body().SetStr(t.Body)
 
@@ -176,7 +176,8 @@ func putStrings(attrs pcommon.Map, key string, values []string) {
 	}
 }
 
-func severityNumber(s Severity) plog.SeverityNumber {
+// Number is the log record severity number of s.
+func (s Severity) Number() plog.SeverityNumber {
 	switch s {
 	case SeverityInfo:
 		return plog.SeverityNumberInfo

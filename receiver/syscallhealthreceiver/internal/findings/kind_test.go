@@ -34,9 +34,10 @@ func TestClassify(t *testing.T) {
 		{"clone", "EPERM", "process", kindNone},
 		{"openat", "ENOENT", "file", kindNone},
 		{"execve", "E2BIG", "process", kindNone},
+		{"execve", "EAGAIN", "process", KindProcessLimit},
 	}
 	for _, tt := range tests {
-		if got := classify(tt.syscall, tt.errno, tt.category); got != tt.want {
+		if got, _ := Classify(tt.syscall, tt.errno, tt.category); got != tt.want {
 			t.Errorf("classify(%s, %s, %s) = %s, want %s", tt.syscall, tt.errno, tt.category, got, tt.want)
 		}
 	}

@@ -32,69 +32,44 @@ const (
 	notEvidence                       // the failure does not tell of the kind's condition (see filesystemSubject)
 )
 
-// fallbackSubject is the subject of a failure of kind k named after the process, for
-// when nothing better is known.
+// fallbackSubject is the subject of a failure of kind k named after the process, for when nothing better
+// is known: the kind's fallback (kinds).
 func fallbackSubject(k Kind, o *Observation) Subject {
-	switch k {
-	case KindDiskFull, KindReadOnlyFilesystem, KindIOError:
-		return unknownMountSubject(o.process())
-	case KindProcessLimit:
-		return unknownLimitSubject(o.process())
-	case KindConnectionRefused, KindConnectionTimeout, KindNetworkUnreachable, KindPortConflict:
-		return unknownAddressSubject(o.process())
-	case KindPermissionDenied:
-		return unknownAccessSubject(o.process())
+	if k <= kindNone || k >= kindCount || kinds[k].fallback == nil {
+		return processSubject(o)
 	}
-	return processSubject(o)
+	return kinds[k].fallback(o.process())
 }
 
-// resolve returns the subject of a failure of kind k. A fallback subject named after
-// the process is used when the observation lacks what the subject needs (a
-// tracking-map observation has no path or address; a write to a pipe has no path).
+// resolve returns the subject of a failure of kind k, by the kind's resolver (kinds). A fallback subject
+// named after the process is used when the observation lacks what the subject needs (a tracking-map
+// observation has no path or address; a write to a pipe has no path).
 func (r *subjectResolver) resolve(k Kind, o *Observation) (Subject, resolution) {
-	switch k {
-	case KindDiskFull, KindReadOnlyFilesystem, KindIOError:
-		return r.filesystemSubject(k, o)
-	case KindFDExhaustion:
-		if o.Errno == "ENFILE" {
-			return hostSubject(), subjectFound
-		}
-		return processSubject(o), subjectFound
-	case KindMemoryExhaustion:
-		return processSubject(o), subjectFound
-	case KindProcessLimit:
-		// Only a limit seen binding is named: a pids cgroup at its limit, the host's
-		// task limits, or the user's RLIMIT_NPROC.
-		if l, ok := r.pids.limitHit(o.PID); ok {
-			return cgroupSubject(l, o.ContainerID), subjectFound
-		}
-		if limit, ok := r.hostTaskLimit(); ok {
-			return hostTasksSubject(limit), subjectFound
-		}
-		if limit, ok := r.nprocLimit(o.PID, o.UID); ok {
-			return userSubject(o.UID, limit), subjectFound
-		}
-		return unknownLimitSubject(o.process()), subjectFallback
-	case KindConnectionRefused, KindConnectionTimeout, KindNetworkUnreachable:
-		if o.Peer.IsValid() {
-			return peerSubject(o.Peer), subjectFound
-		}
-		return unknownAddressSubject(o.process()), subjectFallback
-	case KindPortConflict:
-		if o.Local.IsValid() {
-			return localSubject(o.Local), subjectFound
-		}
-		return unknownAddressSubject(o.process()), subjectFallback
-	case KindPermissionDenied:
-		switch {
-		case o.Path != "":
-			return accessPathSubject(o.Path, o.process()), subjectFound
-		case o.Local.IsValid() && o.Syscall == "bind":
-			return accessAddressSubject(o.Local, true, o.process()), subjectFound
-		case o.Peer.IsValid():
-			return accessAddressSubject(o.Peer, false, o.process()), subjectFound
-		}
-		return unknownAccessSubject(o.process()), subjectFallback
+	if k <= kindNone || k >= kindCount {
+		return Subject{}, subjectFallback
 	}
-	return Subject{}, subjectFallback
+	return kinds[k].subject(r, o)
+}
+
+// processLimitSubject names only a limit seen binding: a pids cgroup at its limit, the host's task limits,
+// or the user's RLIMIT_NPROC.
+func (r *subjectResolver) processLimitSubject(o *Observation) (Subject, resolution) {
+	if l, ok := r.pids.limitHit(o.PID); ok {
+		return cgroupSubject(l, o.ContainerID), subjectFound
+	}
+	if limit, ok := r.hostTaskLimit(); ok {
+		return hostTasksSubject(limit), subjectFound
+	}
+	if limit, ok := r.nprocLimit(o.PID, o.UID); ok {
+		return userSubject(o.UID, limit), subjectFound
+	}
+	return unknownLimitSubject(o.process()), subjectFallback
+}
+
+// peerOrUnknown is the subject of failures towards a destination: the destination address.
+func peerOrUnknown(_ *subjectResolver, o *Observation) (Subject, resolution) {
+	if o.Peer.IsValid() {
+		return peerSubject(o.Peer), subjectFound
+	}
+	return unknownAddressSubject(o.process()), subjectFallback
 }
