@@ -64,6 +64,16 @@ func connectWant(run triggered, errno Errno, fdKnown bool) want {
 	return w
 }
 
+// blockingConnectWant is what a blocking connect's failures carry: the source address only where the TCP state
+// program runs (Linux 5.15), as the kernel has disconnected the socket by the syscall's exit.
+func blockingConnectWant(p *Probe, run triggered, errno Errno) want {
+	w := connectWant(run, errno, true)
+	if _, err := p.SocketHook(); err != nil {
+		w.local, w.localPorts, w.anyLocalPort = netip.AddrPort{}, nil, false
+	}
+	return w
+}
+
 // checkOnlyConnectSeries fails when pid has a connect series other than errno
 // (EINPROGRESS above all), and when the probe still holds state for pid's
 // connects or tid's running connect once they are over.

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/features"
 	"golang.org/x/sys/unix"
@@ -85,10 +88,32 @@ func checkCapabilities() error {
 		os.ErrPermission, strings.Join(missing, ", "))
 }
 
+// helpersSince are the BPF helpers the programs call that kernels with ring buffers (5.8) may lack, with the
+// release that added them: such a kernel rejects the program as calling "unknown#<number>".
+var helpersSince = map[asm.BuiltinFunc]struct{ name, linux string }{
+	asm.FnGetCurrentTaskBtf: {"bpf_get_current_task_btf", "5.11"},
+	asm.FnTaskPtRegs:        {"bpf_task_pt_regs", "5.15"},
+}
+
+// unknownHelper finds the helper a verifier log rejects as unknown (older kernels: "invalid func unknown#158",
+// newer: "unknown func bpf_task_pt_regs#175").
+var unknownHelper = regexp.MustCompile(`(?:invalid func unknown|unknown func \w*)#(\d+)`)
+
 // explainLoadError makes a load or attach error of program (attached with hook) actionable.
 func explainLoadError(hook Hook, program string, err error) error {
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) {
+		for _, line := range ve.Log {
+			m := unknownHelper.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			n, _ := strconv.Atoi(m[1])
+			if h, ok := helpersSince[asm.BuiltinFunc(n)]; ok {
+				return fmt.Errorf("the %s program %s needs the BPF helper %s, which Linux %s lacks (it came with Linux %s): %w",
+					hook, program, h.name, kernelRelease(), h.linux, err)
+			}
+		}
 		log := ve.Log
 		if len(log) > verifierLogTail {
 			log = log[len(log)-verifierLogTail:]

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/features"
 	"golang.org/x/sys/unix"
 
 	"github.com/syscallhealth/syscallhealth/internal/testenv"
@@ -186,6 +187,16 @@ func TestAttachTracepoints(t *testing.T) {
 	write, openat := mustSyscall(t, "write"), mustSyscall(t, "openat")
 	for _, hook := range hookChain {
 		t.Run(string(hook), func(t *testing.T) {
+			// The tracepoint program finds the syscall's registers with bpf_task_pt_regs (Linux 5.15): before
+			// it, that hook cannot load, and says so.
+			if hook == HookTracepoint && features.HaveProgramHelper(ebpf.TracePoint, asm.FnTaskPtRegs) != nil {
+				_, err := load(Options{PIDFilter: self}, []Hook{hook}, nil)
+				if err == nil || !strings.Contains(err.Error(), "needs the BPF helper") {
+					t.Fatalf("Load with the tracepoint hook on a kernel without bpf_task_pt_regs: %v", err)
+				}
+				t.Logf("as expected on Linux %s: %v", kernelRelease(), err)
+				return
+			}
 			p := loadProbe(t, Options{IncludePaths: true, PIDFilter: self}, hook)
 			if p.Hook() != hook {
 				t.Fatalf("Hook() = %s", p.Hook())

@@ -225,7 +225,7 @@ func TestDetectECONNREFUSED(t *testing.T) {
 			run := runTrigger(t, bin, "econnrefused", "-n", n(burstFailures), "-address", addr)
 			// A blocking connect: reported once, by its syscall, not as asynchronous,
 			// with the source port the TCP state program saw before the socket was disconnected.
-			checkFailures(t, p, log, run, connectWant(run, eCONNREFUSED, true), systemRateLimit)
+			checkFailures(t, p, log, run, blockingConnectWant(p, run, eCONNREFUSED), systemRateLimit)
 		})
 	}
 	// With a pause between failures the bucket refills: at 5/s (one token per
@@ -235,7 +235,7 @@ func TestDetectECONNREFUSED(t *testing.T) {
 		p := loadProbe(t, Options{IncludePaths: true, RateLimit: limit})
 		log := collectEvents(t, p)
 		run := runTrigger(t, bin, "econnrefused", "-n", "6", "-interval", "100ms")
-		checkFailures(t, p, log, run, connectWant(run, eCONNREFUSED, true), limit)
+		checkFailures(t, p, log, run, blockingConnectWant(p, run, eCONNREFUSED), limit)
 		events := log.matching(func(ev Event) bool { return ev.PID == uint32(run.PID) && ev.Errno == eCONNREFUSED })
 		var got []uint64
 		for _, ev := range events {

@@ -72,7 +72,17 @@ static __always_inline bool errno_watched(const struct syscall_rule *rule, __u32
 {
 	if (rule->all_errnos)
 		return true;
-	return errno_nr < 64 * ERRNO_BITMAP_WORDS && (rule->errnos[errno_nr / 64] & (1ULL << (errno_nr % 64)));
+	if (errno_nr >= 64 * ERRNO_BITMAP_WORDS)
+		return false;
+	/*
+	 * Bound the index in the register that indexes: clang may reload errno_nr
+	 * from the stack after the check, and verifiers before 6.2 (Linux 6.1,
+	 * found by make test-kernels) do not carry the check's bound to the reload.
+	 */
+	__u32 word = errno_nr / 64;
+	barrier_var(word);
+	word &= ERRNO_BITMAP_WORDS - 1;
+	return rule->errnos[word] & (1ULL << (errno_nr % 64));
 }
 
 /* A failure not emitted: the key's next event reports it, the stat says why. */
