@@ -14,7 +14,7 @@ TRIGGER := bin/syscallhealth-trigger
 COLLECTOR_PACKAGES = $(shell go list -deps -f '{{if and .Module .Module.Main}}{{.Dir}}{{end}}' ./receiver/syscallhealthreceiver)
 COLLECTOR_INPUTS = builder-config.yaml go.mod go.sum $(filter-out %_test.go,$(foreach d,$(COLLECTOR_PACKAGES),$(wildcard $(d)/*.go $(d)/*.o)))
 
-.PHONY: generate errno-table check-bpf mdatagen build run require-root test bench record-trace clean FORCE
+.PHONY: generate errno-table check-bpf mdatagen build run require-root test test-kernels bench record-trace clean FORCE
 
 # Regenerate the committed eBPF objects and Go bindings (needs clang-19 and llvm-19). The libbpf headers
 # are pinned in bpf/include and nothing else is included (-nostdinc), so the objects are the same byte for
@@ -90,6 +90,12 @@ bench: require-root build
 		apt-get install -y --no-install-recommends bpftrace nginx-light wrk gnuplot-nox; fi
 	go build -o bin/syscallhealth-bench ./cmd/syscallhealth-bench
 	bin/syscallhealth-bench -collector $(COLLECTOR) -out BENCHMARKS.md -plot docs/bench-overhead.png
+
+# The kernel matrix (root, qemu): the kernel tests and the collector on Debian's 5.10, 6.1 and 6.12 (amd64) and
+# 6.1 (arm64) kernels, each booted under qemu; prints a table kernel x check. Kernels are cached in
+# /var/cache/syscallhealth-kernels; KERNELS="6.1-amd64 ..." picks some of test/kernels/kernels.list.
+test-kernels: require-root build
+	go run ./test/kernels/matrix $(KERNELS)
 
 # Record real kernel events (caused by the trigger scenarios) into the receiver's decoding fixture (root).
 record-trace: $(TRIGGER)

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,10 +19,21 @@ import (
 	"github.com/syscallhealth/syscallhealth/internal/trigger"
 )
 
+// BinaryEnv names a prebuilt trigger binary that Build returns instead of
+// building one: test binaries run where there is no Go toolchain (the kernel
+// matrix's guests) find the trigger there.
+const BinaryEnv = "SYSCALLHEALTH_TRIGGER"
+
 // Build builds the trigger CLI into a fresh temporary directory and returns
-// the binary's path.
+// the binary's path (or returns $SYSCALLHEALTH_TRIGGER's when set).
 func Build(tb testing.TB) string {
 	tb.Helper()
+	if bin := os.Getenv(BinaryEnv); bin != "" {
+		if _, err := os.Stat(bin); err != nil {
+			tb.Fatalf("%s=%s: %v", BinaryEnv, bin, err)
+		}
+		return bin
+	}
 	bin := filepath.Join(tb.TempDir(), "syscallhealth-trigger")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/syscallhealth/syscallhealth/cmd/syscallhealth-trigger")
 	if out, err := cmd.CombinedOutput(); err != nil {
