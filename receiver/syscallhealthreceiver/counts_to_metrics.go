@@ -149,6 +149,7 @@ func (m *metricsCollector) collect(counts []bpf.Count, exited map[uint32]bool, s
 	m.mb.RecordSyscallhealthLookupsFailedDataPoint(ts, int64(lookups.Saturated), metadata.AttributeSyscallhealthLookupReasonLookupsSaturated)
 	m.mb.RecordSyscallhealthLookupsFailedDataPoint(ts, int64(lookups.Unresponsive), metadata.AttributeSyscallhealthLookupReasonFilesystemUnresponsive)
 	m.mb.RecordSyscallhealthLookupsFailedDataPoint(ts, int64(lookups.MountTableTooLarge), metadata.AttributeSyscallhealthLookupReasonMountTableTooLarge)
+	m.recordCacheEvictions(ts)
 	if m.findings != nil {
 		for _, a := range m.findings.Active() {
 			m.mb.RecordSyscallhealthIssuesActiveDataPoint(ts, a.Active, metadata.MapAttributeSyscallhealthIssueKind[a.Kind.String()])

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.uber.org/zap"
@@ -44,6 +45,8 @@ type destinationCounts struct {
 	byPID    map[uint32]map[destinationKey]*destinationSeries
 	size     int
 	warned   bool
+	// refused counts the series not started because maxDestinationSeries were held.
+	refused atomic.Uint64
 }
 
 func newDestinationCounts(logger *zap.Logger, enabled bool, loadTime pcommon.Timestamp) *destinationCounts {
@@ -70,6 +73,7 @@ func (d *destinationCounts) observe(ev *bpf.Event) {
 		return
 	}
 	if d.size >= maxDestinationSeries {
+		d.refused.Add(1)
 		if !d.warned {
 			d.warned = true
 			d.logger.Warn("syscallhealth.connect.failures holds the most destination series it keeps; failures towards further destinations are counted only in syscallhealth.failures",

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
@@ -99,6 +100,8 @@ type processCache struct {
 	users   map[uint32]string
 	// containers remembers the container of each cgroup seen, for processes gone before /proc was read.
 	containers map[uint64]string
+	// Entries dropped to stay within processCacheSize and maxRememberedIDs.
+	evictedProcesses, evictedUsers, evictedContainers atomic.Uint64
 }
 
 func newProcessCache(host *hostfs.Host, readCommandArgs bool) *processCache {
@@ -281,6 +284,7 @@ func (c *processCache) put(e *cacheEntry) {
 	}
 	c.byPID[pid] = c.recency.PushFront(e)
 	for c.recency.Len() > processCacheSize {
+		c.evictedProcesses.Add(1)
 		oldest := c.recency.Back()
 		c.recency.Remove(oldest)
 		delete(c.byPID, oldest.Value.(*cacheEntry).info.PID)
@@ -326,6 +330,7 @@ func (c *processCache) userName(uid uint32) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.users) >= maxRememberedIDs {
+		c.evictedUsers.Add(uint64(len(c.users)))
 		clear(c.users)
 	}
 	c.users[uid] = name
@@ -336,6 +341,7 @@ func (c *processCache) rememberContainer(cgroupID uint64, containerID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.containers) >= maxRememberedIDs {
+		c.evictedContainers.Add(uint64(len(c.containers)))
 		clear(c.containers)
 	}
 	c.containers[cgroupID] = containerID

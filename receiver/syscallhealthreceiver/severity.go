@@ -4,6 +4,7 @@ package syscallhealthreceiver // import "github.com/syscallhealth/syscallhealth/
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/collector/pdata/plog"
 
@@ -112,6 +113,8 @@ type rateWindow struct {
 type escalationTracker struct {
 	mu      sync.Mutex
 	windows map[failureKey]*rateWindow
+	// evicted counts the windows forgotten to stay within maxEscalationKeys.
+	evicted atomic.Uint64
 }
 
 func newEscalationTracker() *escalationTracker {
@@ -125,6 +128,7 @@ func (t *escalationTracker) fast(key failureKey, timestampNs, count uint64) bool
 	if !ok || count < w.startCount || timestampNs < w.startNs {
 		// New key, or the kernel restarted its count.
 		if len(t.windows) >= maxEscalationKeys {
+			t.evicted.Add(uint64(len(t.windows)))
 			clear(t.windows)
 		}
 		t.windows[key] = &rateWindow{startNs: timestampNs, startCount: count}

@@ -48,6 +48,10 @@ type Stats struct {
 	// EvictedSeries counts series forgotten to stay within MaxSeries. Their failures
 	// are kept; if such a series fails again its earlier failures may be counted twice.
 	EvictedSeries uint64
+	// Entries dropped from the subject resolver's caches to stay within their bounds:
+	// mount tables (re-read when needed), open-file scans (rescanned) and pids.events
+	// counters (a limit hit in a forgotten cgroup is then noticed from pids.current alone).
+	EvictedMountTables, EvictedOpenFileScans, EvictedPidsEventCounters uint64
 }
 
 // KindCount is the number of open findings of one kind (syscallhealth.issues.active).
@@ -319,8 +323,12 @@ func (e *Engine) Active() []KindCount {
 // Stats returns the engine's eviction counters.
 func (e *Engine) Stats() Stats {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.stats
+	stats := e.stats
+	e.mu.Unlock()
+	stats.EvictedMountTables = e.resolver.mounts.evicted.Load()
+	stats.EvictedOpenFileScans = e.resolver.openFiles.evicted.Load()
+	stats.EvictedPidsEventCounters = e.resolver.pids.evicted.Load()
+	return stats
 }
 
 func (e *Engine) seriesOf(o *Observation, k Kind) *series {

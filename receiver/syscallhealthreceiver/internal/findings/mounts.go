@@ -3,6 +3,7 @@ package findings
 import (
 	"path"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
@@ -29,6 +30,8 @@ type mountResolver struct {
 	tables  map[uint64]cachedMountTable // by mount namespace inode
 	hostPID uint32                      // a process in the host's mount namespace (hostfs.HostProcess)
 	hostNS  uint64                      // the host's mount namespace, once read
+	// evicted counts the tables dropped to stay within maxMountTables.
+	evicted atomic.Uint64
 }
 
 type cachedMountTable struct {
@@ -180,6 +183,7 @@ func (r *mountResolver) cached(ns uint64) *hostfs.MountTable {
 
 // evictOldestTable makes room for one table; r.mu must be held.
 func (r *mountResolver) evictOldestTable() {
+	r.evicted.Add(1)
 	var oldest uint64
 	var oldestAt time.Time
 	for ns, c := range r.tables {

@@ -2,6 +2,7 @@ package findings
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
@@ -33,6 +34,8 @@ type openFilesystems struct {
 
 	mu    sync.Mutex
 	scans map[uint32]openFilesScan
+	// evicted counts the scans dropped while still fresh, to stay within maxOpenFileScans.
+	evicted atomic.Uint64
 }
 
 type openFilesScan struct {
@@ -76,6 +79,7 @@ func (o *openFilesystems) scan(pid uint32) []filesystemUse {
 			}
 		}
 		if len(o.scans) >= maxOpenFileScans {
+			o.evicted.Add(uint64(len(o.scans)))
 			clear(o.scans)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
@@ -28,6 +29,8 @@ type pidsLimits struct {
 	// lastMaxEvents remembers the "max" counter of each limited cgroup's pids.events:
 	// when it grows, that cgroup's limit refused a fork.
 	lastMaxEvents map[string]int64
+	// evicted counts the counters forgotten to stay within maxPidsEventCounters.
+	evicted atomic.Uint64
 }
 
 func newPidsLimits(host *hostfs.Host) *pidsLimits {
@@ -120,6 +123,7 @@ func (p *pidsLimits) check(h hostfs.CgroupHierarchy, rel string) (pidsLimit, boo
 			hit = true
 		}
 		if !known && len(p.lastMaxEvents) >= maxPidsEventCounters {
+			p.evicted.Add(uint64(len(p.lastMaxEvents)))
 			clear(p.lastMaxEvents)
 		}
 		p.lastMaxEvents[key] = s.MaxEvents

@@ -81,4 +81,8 @@ func (h *Host) hostPath(p string) string {
 // Stats returns the lookups that could not be answered, by reason.
 func (h *Host) Stats() Stats { return h.stats.snapshot() }
 
+// EvictedUnresponsiveMarks counts the unresponsive-filesystem marks dropped to stay within
+// maxUnresponsive (such a filesystem is asked again, and may cost one more deadline).
+func (h *Host) EvictedUnresponsiveMarks() uint64 { return h.hung.evicted.Load() }
+
 func uitoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }

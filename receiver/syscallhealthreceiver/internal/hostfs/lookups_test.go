@@ -80,3 +80,14 @@ func TestUnresponsiveFilesystemsBounded(t *testing.T) {
 		t.Errorf("%d filesystems remembered, want the bound %d", len(u.until), maxUnresponsive)
 	}
 }
+
+func TestUnresponsiveMarksCountEvictions(t *testing.T) {
+	h := New(t.TempDir(), time.Second, nil)
+	now := time.Unix(1_700_000_000, 0)
+	for minor := range uint32(maxUnresponsive + 2) {
+		h.hung.mark(Device{Major: 0, Minor: minor + 1}, now.Add(time.Duration(minor)))
+	}
+	if got := h.EvictedUnresponsiveMarks(); got != 2 {
+		t.Errorf("%d marks through a table of %d: %d evictions counted, want 2", maxUnresponsive+2, maxUnresponsive, got)
+	}
+}

@@ -2,6 +2,7 @@ package hostfs
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,6 +18,8 @@ const (
 type unresponsiveFilesystems struct {
 	mu    sync.Mutex
 	until map[Device]time.Time
+	// evicted counts the marks dropped to stay within maxUnresponsive.
+	evicted atomic.Uint64
 }
 
 func newUnresponsiveFilesystems() *unresponsiveFilesystems {
@@ -52,6 +55,7 @@ func (u *unresponsiveFilesystems) mark(d Device, now time.Time) {
 			}
 		}
 		delete(u.until, oldest)
+		u.evicted.Add(1)
 	}
 	u.until[d] = now.Add(unresponsiveFor)
 }

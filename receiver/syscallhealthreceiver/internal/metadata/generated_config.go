@@ -10,6 +10,26 @@ import (
 	"go.opentelemetry.io/collector/filter"
 )
 
+// SyscallhealthCacheEvictionsMetricConfig provides config for the syscallhealth.cache.evictions metric.
+type SyscallhealthCacheEvictionsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *SyscallhealthCacheEvictionsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // SyscallhealthConnectFailuresMetricAttributeKey specifies the key of an attribute for the syscallhealth.connect.failures metric.
 type SyscallhealthConnectFailuresMetricAttributeKey string
 
@@ -301,6 +321,7 @@ func (ms *SyscallhealthLookupsFailedMetricConfig) Unmarshal(parser *confmap.Conf
 
 // MetricsConfig provides config for syscallhealth metrics.
 type MetricsConfig struct {
+	SyscallhealthCacheEvictions      SyscallhealthCacheEvictionsMetricConfig      `mapstructure:"syscallhealth.cache.evictions"`
 	SyscallhealthConnectFailures     SyscallhealthConnectFailuresMetricConfig     `mapstructure:"syscallhealth.connect.failures"`
 	SyscallhealthConnectsUntracked   SyscallhealthConnectsUntrackedMetricConfig   `mapstructure:"syscallhealth.connects.untracked"`
 	SyscallhealthEventsDropped       SyscallhealthEventsDroppedMetricConfig       `mapstructure:"syscallhealth.events.dropped"`
@@ -315,6 +336,9 @@ type MetricsConfig struct {
 
 func DefaultMetricsConfig() MetricsConfig {
 	return MetricsConfig{
+		SyscallhealthCacheEvictions: SyscallhealthCacheEvictionsMetricConfig{
+			Enabled: true,
+		},
 		SyscallhealthConnectFailures: SyscallhealthConnectFailuresMetricConfig{
 			Enabled:             false,
 			AggregationStrategy: AggregationStrategySum,

@@ -26,6 +26,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "all_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					SyscallhealthCacheEvictions: SyscallhealthCacheEvictionsMetricConfig{
+						Enabled: true,
+					},
 					SyscallhealthConnectFailures: SyscallhealthConnectFailuresMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
@@ -83,6 +86,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "none_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					SyscallhealthCacheEvictions: SyscallhealthCacheEvictionsMetricConfig{
+						Enabled: false,
+					},
 					SyscallhealthConnectFailures: SyscallhealthConnectFailuresMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
@@ -140,11 +146,12 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SyscallhealthConnectFailuresMetricConfig{}, SyscallhealthConnectsUntrackedMetricConfig{}, SyscallhealthEventsDroppedMetricConfig{}, SyscallhealthEventsSuppressedMetricConfig{}, SyscallhealthFailuresMetricConfig{}, SyscallhealthFailuresUndeliveredMetricConfig{}, SyscallhealthFailuresUntrackedMetricConfig{}, SyscallhealthIssuesActiveMetricConfig{}, SyscallhealthIssuesEvictedMetricConfig{}, SyscallhealthLookupsFailedMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SyscallhealthCacheEvictionsMetricConfig{}, SyscallhealthConnectFailuresMetricConfig{}, SyscallhealthConnectsUntrackedMetricConfig{}, SyscallhealthEventsDroppedMetricConfig{}, SyscallhealthEventsSuppressedMetricConfig{}, SyscallhealthFailuresMetricConfig{}, SyscallhealthFailuresUndeliveredMetricConfig{}, SyscallhealthFailuresUntrackedMetricConfig{}, SyscallhealthIssuesActiveMetricConfig{}, SyscallhealthIssuesEvictedMetricConfig{}, SyscallhealthLookupsFailedMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
 }
+
 func TestSyscallhealthConnectFailuresMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().SyscallhealthConnectFailures
 	require.NoError(t, cfg.Validate())

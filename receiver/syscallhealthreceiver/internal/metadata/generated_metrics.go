@@ -20,6 +20,60 @@ const (
 	AggregationStrategyMax = "max"
 )
 
+// AttributeSyscallhealthCache specifies the value syscallhealth.cache attribute.
+type AttributeSyscallhealthCache int
+
+const (
+	_ AttributeSyscallhealthCache = iota
+	AttributeSyscallhealthCacheContainer
+	AttributeSyscallhealthCacheDestination
+	AttributeSyscallhealthCacheEscalation
+	AttributeSyscallhealthCacheMountTable
+	AttributeSyscallhealthCacheOpenFilesScan
+	AttributeSyscallhealthCachePidsEvents
+	AttributeSyscallhealthCacheProcess
+	AttributeSyscallhealthCacheUnresponsiveFilesystem
+	AttributeSyscallhealthCacheUserName
+)
+
+// String returns the string representation of the AttributeSyscallhealthCache.
+func (av AttributeSyscallhealthCache) String() string {
+	switch av {
+	case AttributeSyscallhealthCacheContainer:
+		return "container"
+	case AttributeSyscallhealthCacheDestination:
+		return "destination"
+	case AttributeSyscallhealthCacheEscalation:
+		return "escalation"
+	case AttributeSyscallhealthCacheMountTable:
+		return "mount_table"
+	case AttributeSyscallhealthCacheOpenFilesScan:
+		return "open_files_scan"
+	case AttributeSyscallhealthCachePidsEvents:
+		return "pids_events"
+	case AttributeSyscallhealthCacheProcess:
+		return "process"
+	case AttributeSyscallhealthCacheUnresponsiveFilesystem:
+		return "unresponsive_filesystem"
+	case AttributeSyscallhealthCacheUserName:
+		return "user_name"
+	}
+	return ""
+}
+
+// MapAttributeSyscallhealthCache is a helper map of string to AttributeSyscallhealthCache attribute value.
+var MapAttributeSyscallhealthCache = map[string]AttributeSyscallhealthCache{
+	"container":               AttributeSyscallhealthCacheContainer,
+	"destination":             AttributeSyscallhealthCacheDestination,
+	"escalation":              AttributeSyscallhealthCacheEscalation,
+	"mount_table":             AttributeSyscallhealthCacheMountTable,
+	"open_files_scan":         AttributeSyscallhealthCacheOpenFilesScan,
+	"pids_events":             AttributeSyscallhealthCachePidsEvents,
+	"process":                 AttributeSyscallhealthCacheProcess,
+	"unresponsive_filesystem": AttributeSyscallhealthCacheUnresponsiveFilesystem,
+	"user_name":               AttributeSyscallhealthCacheUserName,
+}
+
 // AttributeSyscallhealthCategory specifies the value syscallhealth.category attribute.
 type AttributeSyscallhealthCategory int
 
@@ -245,6 +299,10 @@ var MapAttributeSyscallhealthLookupReason = map[string]AttributeSyscallhealthLoo
 }
 
 var MetricsInfo = metricsInfo{
+	SyscallhealthCacheEvictions: metricInfo{
+		Name:       "syscallhealth.cache.evictions",
+		Attributes: []string{"syscallhealth.cache"},
+	},
 	SyscallhealthConnectFailures: metricInfo{
 		Name:       "syscallhealth.connect.failures",
 		Attributes: []string{"network.peer.address", "network.peer.port", "error.type"},
@@ -284,6 +342,7 @@ var MetricsInfo = metricsInfo{
 }
 
 type metricsInfo struct {
+	SyscallhealthCacheEvictions      metricInfo
 	SyscallhealthConnectFailures     metricInfo
 	SyscallhealthConnectsUntracked   metricInfo
 	SyscallhealthEventsDropped       metricInfo
@@ -299,6 +358,60 @@ type metricsInfo struct {
 type metricInfo struct {
 	Name       string
 	Attributes []string
+}
+
+type metricSyscallhealthCacheEvictions struct {
+	data     pmetric.Metric                          // data buffer for generated metric.
+	config   SyscallhealthCacheEvictionsMetricConfig // metric config provided by user.
+	capacity int                                     // max observed number of data points added to the metric.
+}
+
+// init fills syscallhealth.cache.evictions metric with initial data.
+func (m *metricSyscallhealthCacheEvictions) init() {
+	m.data.SetName("syscallhealth.cache.evictions")
+	m.data.SetDescription("Entries the receiver's bounded caches dropped (or, for `destination`, refused) to stay within their bounds, by cache. Nothing exported is lost: a dropped entry is read again when needed (process attributes of a process already gone are then the kernel's), only the per-destination breakdown of further connect failures is missing (they stay counted in syscallhealth.failures). The finding engine's own bounds are syscallhealth.issues.evicted.")
+	m.data.SetUnit("{entry}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+}
+
+func (m *metricSyscallhealthCacheEvictions) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, syscallhealthCacheAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+	dp.Attributes().PutStr("syscallhealth.cache", syscallhealthCacheAttributeValue)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSyscallhealthCacheEvictions) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSyscallhealthCacheEvictions) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSyscallhealthCacheEvictions(cfg SyscallhealthCacheEvictionsMetricConfig) metricSyscallhealthCacheEvictions {
+	m := metricSyscallhealthCacheEvictions{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
 }
 
 type metricSyscallhealthConnectFailures struct {
@@ -960,6 +1073,7 @@ type MetricsBuilder struct {
 	buildInfo                              component.BuildInfo  // contains version information.
 	resourceAttributeIncludeFilter         map[string]filter.Filter
 	resourceAttributeExcludeFilter         map[string]filter.Filter
+	metricSyscallhealthCacheEvictions      metricSyscallhealthCacheEvictions
 	metricSyscallhealthConnectFailures     metricSyscallhealthConnectFailures
 	metricSyscallhealthConnectsUntracked   metricSyscallhealthConnectsUntracked
 	metricSyscallhealthEventsDropped       metricSyscallhealthEventsDropped
@@ -995,6 +1109,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		startTime:                              pcommon.NewTimestampFromTime(time.Now()),
 		metricsBuffer:                          pmetric.NewMetrics(),
 		buildInfo:                              settings.BuildInfo,
+		metricSyscallhealthCacheEvictions:      newMetricSyscallhealthCacheEvictions(mbc.Metrics.SyscallhealthCacheEvictions),
 		metricSyscallhealthConnectFailures:     newMetricSyscallhealthConnectFailures(mbc.Metrics.SyscallhealthConnectFailures),
 		metricSyscallhealthConnectsUntracked:   newMetricSyscallhealthConnectsUntracked(mbc.Metrics.SyscallhealthConnectsUntracked),
 		metricSyscallhealthEventsDropped:       newMetricSyscallhealthEventsDropped(mbc.Metrics.SyscallhealthEventsDropped),
@@ -1150,6 +1265,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(mb.buildInfo.Version)
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
+	mb.metricSyscallhealthCacheEvictions.emit(ils.Metrics())
 	mb.metricSyscallhealthConnectFailures.emit(ils.Metrics())
 	mb.metricSyscallhealthConnectsUntracked.emit(ils.Metrics())
 	mb.metricSyscallhealthEventsDropped.emit(ils.Metrics())
@@ -1189,6 +1305,11 @@ func (mb *MetricsBuilder) Emit(options ...ResourceMetricsOption) pmetric.Metrics
 	metrics := mb.metricsBuffer
 	mb.metricsBuffer = pmetric.NewMetrics()
 	return metrics
+}
+
+// RecordSyscallhealthCacheEvictionsDataPoint adds a data point to syscallhealth.cache.evictions metric.
+func (mb *MetricsBuilder) RecordSyscallhealthCacheEvictionsDataPoint(ts pcommon.Timestamp, val int64, syscallhealthCacheAttributeValue AttributeSyscallhealthCache) {
+	mb.metricSyscallhealthCacheEvictions.recordDataPoint(mb.startTime, ts, val, syscallhealthCacheAttributeValue.String())
 }
 
 // RecordSyscallhealthConnectFailuresDataPoint adds a data point to syscallhealth.connect.failures metric.

@@ -78,6 +78,9 @@ func TestMetricsBuilder(t *testing.T) {
 
 			defaultMetricsCount := 0
 			allMetricsCount := 0
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSyscallhealthCacheEvictionsDataPoint(ts, 1, AttributeSyscallhealthCacheContainer)
 
 			allMetricsCount++
 			mb.RecordSyscallhealthConnectFailuresDataPoint(ts, 1, "network.peer.address-val", 17, "error.type-val")
@@ -164,6 +167,23 @@ func TestMetricsBuilder(t *testing.T) {
 			validatedMetrics := make(map[string]bool)
 			for _, mi := range allMetricsList {
 				switch mi.Name() {
+				case "syscallhealth.cache.evictions":
+					assert.False(t, validatedMetrics["syscallhealth.cache.evictions"], "Found a duplicate in the metrics slice: syscallhealth.cache.evictions")
+					validatedMetrics["syscallhealth.cache.evictions"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Entries the receiver's bounded caches dropped (or, for `destination`, refused) to stay within their bounds, by cache. Nothing exported is lost: a dropped entry is read again when needed (process attributes of a process already gone are then the kernel's), only the per-destination breakdown of further connect failures is missing (they stay counted in syscallhealth.failures). The finding engine's own bounds are syscallhealth.issues.evicted.", mi.Description())
+					assert.Equal(t, "{entry}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+					syscallhealthCacheAttrVal, ok := dp.Attributes().Get("syscallhealth.cache")
+					assert.True(t, ok)
+					assert.Equal(t, "container", syscallhealthCacheAttrVal.Str())
 				case "syscallhealth.connect.failures":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["syscallhealth.connect.failures"], "Found a duplicate in the metrics slice: syscallhealth.connect.failures")
