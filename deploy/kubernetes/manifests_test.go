@@ -366,14 +366,14 @@ func agentHealthPort(t *testing.T, m *manifests) string {
 	for _, signal := range []string{"logs", "metrics"} {
 		p := lookup(cfg, "service", "pipelines", signal)
 		if got := fmt.Sprint(lookup(p, "receivers"), lookup(p, "processors"), lookup(p, "exporters")); got !=
-			"[syscallhealth] [memory_limiter k8sattributes resource/node batch] [otlp]" {
+			"[syscallhealth] [memory_limiter k8sattributes resource/node batch] [otlp_grpc]" {
 			t.Errorf("agent %s pipeline: %s", signal, got)
 		}
 	}
 	// The agent sends to the gateway Service's OTLP port.
 	endpoint, _ := envValue(spec.Containers[0], "OTLP_ENDPOINT")
 	svc := m.services[0]
-	if lookup(cfg, "exporters", "otlp", "endpoint") != "${env:OTLP_ENDPOINT}" ||
+	if lookup(cfg, "exporters", "otlp_grpc", "endpoint") != "${env:OTLP_ENDPOINT}" ||
 		!slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return endpoint.Value == fmt.Sprintf("%s:%d", svc.Name, p.Port) && p.Name == "otlp-grpc" }) {
 		t.Errorf("the agent's otlp exporter must send to the gateway Service's otlp-grpc port, got OTLP_ENDPOINT=%q", endpoint.Value)
 	}
@@ -450,7 +450,7 @@ func TestGatewayPolicy(t *testing.T) {
 	file, _ := workloadConfig(t, m, spec)
 	cfg := collectorConfig(t, file)
 	checkProbesAndLimits(t, c, healthPort(t, cfg))
-	if got := fmt.Sprint(lookup(cfg, "service", "pipelines", "metrics", "exporters")); got != "[otlp/backend prometheus]" {
+	if got := fmt.Sprint(lookup(cfg, "service", "pipelines", "metrics", "exporters")); got != "[otlp_grpc/backend prometheus]" {
 		t.Errorf("gateway metrics exporters: want otlp and prometheus, got %s", got)
 	}
 	// The Service's ports lead to the container's ports of the same name.
