@@ -19,7 +19,7 @@ var (
 
 // Layout of struct health_event (health.h), little-endian on both supported targets.
 const (
-	eventSize         = 376
+	eventSize         = 384
 	offTimestamp      = 0
 	offCgroupID       = 8
 	offErrorCount     = 16
@@ -41,6 +41,7 @@ const (
 	offPeerAddr       = 88
 	offComm           = 104
 	offPath           = 120
+	offMountNS        = 376
 	commLen           = 16
 	pathLen           = 256
 	eventFlagAsync    = 1
@@ -92,6 +93,7 @@ func DecodeEvent(raw []byte, ev *Event) error {
 	ev.FD = int32(le.Uint32(raw[offFD:]))
 	ev.Category = Category(raw[offCategory])
 	ev.Async = raw[offFlags]&eventFlagAsync != 0
+	ev.MountNamespace = le.Uint32(raw[offMountNS:])
 	// string(b) == s compares without allocating; only a changed string is copied.
 	if string(comm) != ev.Comm {
 		ev.Comm = string(comm)

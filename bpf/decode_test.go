@@ -212,6 +212,7 @@ type rawEvent struct {
 	LocalAddr, PeerAddr                           [16]byte
 	Comm                                          [commLen]byte
 	Path                                          [pathLen]byte
+	MountNamespace, Pad2                          uint32
 }
 
 func BenchmarkEventProcessingBinaryRead(b *testing.B) {

@@ -53,6 +53,9 @@ type Event struct {
 	// socket path ("@name" for abstract sockets). Empty when not applicable or not read
 	// (Options.IncludePaths).
 	Path string
+	// MountNamespace is the inode of the failing task's mount namespace at the failure: the namespace Path
+	// is relative to. 0 for asynchronous connect failures (learned outside the task).
+	MountNamespace uint32
 	// FD is the descriptor argument of fd-based syscalls (write family, connect, bind,
 	// listen, accept...), -1 when the syscall takes none.
 	FD int32

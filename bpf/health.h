@@ -135,7 +135,7 @@ struct connect_attempt {
 	char comm[TASK_COMM_LEN];
 };
 
-/* One failed syscall, as sent through the ring buffer (376 bytes). */
+/* One failed syscall, as sent through the ring buffer (384 bytes). */
 struct health_event {
 	/* CLOCK_BOOTTIME of the failure. */
 	__u64 timestamp_ns;
@@ -168,6 +168,12 @@ struct health_event {
 	char comm[TASK_COMM_LEN];
 	/* NUL-terminated: the path argument, the fd's path, or a unix socket path. */
 	char path[PATH_LEN];
+	/*
+	 * Inode of the task's mount namespace at the failure, which the path is relative to; 0 for a
+	 * failure learned outside the task (an asynchronous connect failure).
+	 */
+	__u32 mnt_ns;
+	__u32 _pad2;
 };
 
 #endif /* SYSCALLHEALTH_HEALTH_H */

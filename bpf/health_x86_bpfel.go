@@ -67,6 +67,8 @@ type healthHealthEvent struct {
 	PeerAddr    [16]uint8
 	Comm        [16]int8
 	Path        [256]int8
+	MntNs       uint32
+	Pad2        uint32
 }
 
 type healthPathScratch struct {

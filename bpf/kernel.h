@@ -232,12 +232,26 @@ struct socket_alloc {
 	struct inode vfs_inode;
 } __core;
 
+/* include/linux/ns_common.h, fs/mount.h, include/linux/nsproxy.h: a task's mount namespace inode. */
+struct ns_common {
+	unsigned int inum;
+} __core;
+
+struct mnt_namespace {
+	struct ns_common ns;
+} __core;
+
+struct nsproxy {
+	struct mnt_namespace *mnt_ns;
+} __core;
+
 struct task_struct {
 	struct thread_info thread_info;
 	unsigned int flags;
 	int tgid;
 	struct task_struct *real_parent;
 	struct files_struct *files;
+	struct nsproxy *nsproxy;
 } __core;
 
 /*

@@ -46,6 +46,7 @@ func TestEventLayoutMatchesKernelStruct(t *testing.T) {
 		"peer_addr":    {unsafe.Offsetof(e.PeerAddr), offPeerAddr},
 		"comm":         {unsafe.Offsetof(e.Comm), offComm},
 		"path":         {unsafe.Offsetof(e.Path), offPath},
+		"mnt_ns":       {unsafe.Offsetof(e.MntNs), offMountNS},
 	}
 	for field, o := range offsets {
 		if o[0] != o[1] {

@@ -128,6 +128,10 @@ func checkFailures(t *testing.T, p *Probe, log *eventLog, run triggered, w want,
 		if ev.Category != w.category || ev.Async != w.async || ev.CgroupID == 0 {
 			t.Errorf("event %d: category %s async %v cgroup %d; want %s async %v", i, ev.Category, ev.Async, ev.CgroupID, w.category, w.async)
 		}
+		// The trigger runs in the test's mount namespace; an asynchronous failure is learned outside the task.
+		if wantNS := map[bool]uint32{false: ownMountNamespace(t), true: 0}[w.async]; ev.MountNamespace != wantNS {
+			t.Errorf("event %d: mount namespace %d, want %d", i, ev.MountNamespace, wantNS)
+		}
 		if ev.TimestampNs < run.bootStart || ev.TimestampNs > run.bootEnd {
 			t.Errorf("event %d at boot %d, outside the trigger's run [%d, %d]", i, ev.TimestampNs, run.bootStart, run.bootEnd)
 		}
@@ -334,4 +338,14 @@ func TestDetectEAGAINFork(t *testing.T) {
 	p, log := systemProbe(t)
 	run := runTrigger(t, bin, "eagain-fork", "-n", n(burstFailures))
 	checkFailures(t, p, log, run, want{syscall: "clone", errno: eAGAIN, category: CategoryProcess}, systemRateLimit)
+}
+
+// ownMountNamespace is the inode of the test's mount namespace.
+func ownMountNamespace(t *testing.T) uint32 {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/mnt", &st); err != nil {
+		t.Fatal(err)
+	}
+	return uint32(st.Ino)
 }

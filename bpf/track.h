@@ -168,6 +168,8 @@ track_failure(const struct health_config *cfg, const struct tracking_key *key, _
 
 	e->timestamp_ns = now;
 	e->cgroup_id = 0;
+	e->mnt_ns = 0;
+	e->_pad2 = 0;
 	e->error_count = count;
 	e->suppressed = pending;
 	e->pid = key->tgid;
@@ -216,6 +218,7 @@ static __always_inline void fill_task(struct health_event *e, __u64 pid_tgid)
 	e->uid = (__u32)uid_gid;
 	e->gid = uid_gid >> 32;
 	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 }
 

@@ -205,7 +205,7 @@ func (c *processCache) fromKernel(ev *bpf.Event) *processInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return &processInfo{PID: ev.PID, PPID: ev.PPID, RealUID: ev.UID, RealUIDKnown: true, Command: ev.Comm,
-		ContainerID: c.containers[ev.CgroupID], leaderComm: ev.Comm}
+		ContainerID: c.containers[ev.CgroupID], MountNamespace: uint64(ev.MountNamespace), leaderComm: ev.Comm}
 }
 
 // forPID returns the process for a PID that has counts but maybe no event in this cache's memory.
