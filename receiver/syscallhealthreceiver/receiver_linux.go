@@ -80,6 +80,10 @@ type syscallHealthReceiver struct {
 	collector   *metricsCollector
 	findings    *findings.Engine // nil when findings are disabled
 	flushNow    chan struct{}
+	// telemetry is the receiver's own health (internal metrics, component status); statusHost receives
+	// its status events.
+	telemetry  *selfTelemetry
+	statusHost component.Host
 	// events carries events in ring order from the reader to the enricher, which does the /proc and
 	// filesystem lookups: the reader never waits on them.
 	events chan bpf.Event
@@ -144,6 +148,11 @@ func (r *syscallHealthReceiver) Start(_ context.Context, host component.Host) er
 		}
 		return err
 	}
+	telemetry, err := newSelfTelemetry(r.settings.TelemetrySettings, &r.drops, r.host, probe)
+	if err != nil {
+		return errors.Join(fmt.Errorf("syscallhealth receiver: internal telemetry: %w", err), probe.Close())
+	}
+	r.telemetry, r.statusHost = telemetry, host
 	r.settings.Logger.Info("kernel probes attached", zap.String("hook", string(probe.Hook())), zap.Int("syscalls", len(opts.Rules)))
 	if ptrace, err := bpf.HasCapability(unix.CAP_SYS_PTRACE); err == nil && !ptrace {
 		r.settings.Logger.Warn("without CAP_SYS_PTRACE, other users' processes are reported with the kernel's 15-byte name and " +
@@ -208,6 +217,7 @@ func (r *syscallHealthReceiver) Shutdown(ctx context.Context) error {
 		r.evaluateFindings()
 		r.flush(ctx)
 
+		r.telemetry.shutdown()
 		r.shutdownErr = errors.Join(detachErr, r.probe.Close())
 		r.cancelReader()
 		<-r.readerDone
@@ -261,6 +271,7 @@ func (r *syscallHealthReceiver) readEvents(ctx context.Context) {
 		err := r.probe.ReadEvent(&ev)
 		switch {
 		case err == nil:
+			r.telemetry.observeRead(r.clock.Time(ev.TimestampNs), time.Now())
 			r.destination.observe(&ev)
 			if r.nextLogs == nil && r.findings == nil {
 				continue
@@ -401,6 +412,7 @@ func (r *syscallHealthReceiver) collect(ctx context.Context) {
 		r.settings.Logger.Warn("reading the probe statistics failed", zap.Error(err))
 		return
 	}
+	r.telemetry.observeCollection(stats, r.statusHost)
 	metrics := r.collector.collect(counts, exited, stats, time.Now())
 	var consumeErr error
 	if r.nextMetrics != nil {
