@@ -148,7 +148,7 @@ static __always_inline int connect_started(struct sock *sk)
 	if (filtered_out(cfg, pid_tgid >> 32))
 		return 0;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	if (is_compat_syscall(regs))
+	if (is_compat_syscall(regs, task))
 		return 0;
 
 	__u64 key = (__u64)sk;

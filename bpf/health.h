@@ -74,6 +74,8 @@ struct health_config {
 	__u32 storm_threshold;
 	/* Unread ring bytes from which every submit wakes the reader. */
 	__u32 wakeup_threshold;
+	/* The kernel's tick (1/HZ) in ns, the period of bpf_jiffies64. */
+	__u64 jiffy_ns;
 	struct syscall_rule rules[MAX_SYSCALLS];
 };
 
@@ -92,6 +94,11 @@ struct tracking_value {
 	__u64 rate_tat_ns;
 	/* Failures not emitted since the last event of the key. */
 	__u64 suppressed;
+	/* The last clock reading (CLOCK_BOOTTIME ns) and the jiffy counter then. */
+	__u64 clock_ns;
+	__u64 clock_jiffies;
+	/* Until the jiffy counter reaches this, the bucket is surely empty (track.h rate_limit_held). */
+	__u64 held_until_jiffies;
 	__u8 category;
 	__u8 _pad[7];
 };

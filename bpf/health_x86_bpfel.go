@@ -40,6 +40,7 @@ type healthHealthConfig struct {
 	Flags            uint32
 	StormThreshold   uint32
 	WakeupThreshold  uint32
+	JiffyNs          uint64
 	Rules            [512]healthSyscallRule
 }
 
@@ -104,14 +105,17 @@ type healthTrackingKey struct {
 }
 
 type healthTrackingValue struct {
-	_           structs.HostLayout
-	Count       uint64
-	FirstSeenNs uint64
-	LastSeenNs  uint64
-	RateTatNs   uint64
-	Suppressed  uint64
-	Category    uint8
-	Pad         [7]uint8
+	_                structs.HostLayout
+	Count            uint64
+	FirstSeenNs      uint64
+	LastSeenNs       uint64
+	RateTatNs        uint64
+	Suppressed       uint64
+	ClockNs          uint64
+	ClockJiffies     uint64
+	HeldUntilJiffies uint64
+	Category         uint8
+	Pad              [7]uint8
 }
 
 // Names of all BPF objects in the ELF.

@@ -49,6 +49,10 @@ enum {
 enum {
 	BPF_RB_AVAIL_DATA = 0,
 };
+/* Helpers newer than Linux 5.8, asked for with bpf_core_enum_value_exists (settled at load time). */
+enum bpf_func_id {
+	BPF_FUNC_get_current_task_btf = 158,
+};
 
 /* include/linux/socket.h */
 #define AF_UNIX 1
@@ -248,6 +252,7 @@ struct nsproxy {
 struct task_struct {
 	struct thread_info thread_info;
 	unsigned int flags;
+	int pid;
 	int tgid;
 	struct task_struct *real_parent;
 	struct files_struct *files;

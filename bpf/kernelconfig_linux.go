@@ -2,6 +2,12 @@
 
 package bpf
 
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
 // configFlagIncludePaths mirrors health.h CONFIG_F_INCLUDE_PATHS.
 const configFlagIncludePaths = 1
 
@@ -16,6 +22,10 @@ func kernelConfig(opts Options, ringSize int) (*healthHealthConfig, error) {
 	if err != nil {
 		return nil, err
 	}
+	jiffy, err := jiffyNs()
+	if err != nil {
+		return nil, err
+	}
 	cfg := &healthHealthConfig{
 		EmitIntervalNs:   rate.emitIntervalNs,
 		BurstToleranceNs: rate.burstToleranceNs,
@@ -25,6 +35,7 @@ func kernelConfig(opts Options, ringSize int) (*healthHealthConfig, error) {
 		// loss at ~500k events/s with a reader that also polls every 10 ms).
 		StormThreshold:  uint32(ringSize / 2),
 		WakeupThreshold: uint32(ringSize / 4),
+		JiffyNs:         jiffy,
 	}
 	if opts.IncludePaths {
 		cfg.Flags |= configFlagIncludePaths
@@ -41,4 +52,15 @@ func kernelConfig(opts Options, ringSize int) (*healthHealthConfig, error) {
 		kr.ArgIndex = r.argIndex
 	}
 	return cfg, nil
+}
+
+// jiffyNs is the kernel's tick (1/HZ), the period of the jiffy counter the
+// rate limit reads instead of the clock (track.h): the resolution of
+// CLOCK_MONOTONIC_COARSE, which advances once per tick.
+func jiffyNs() (uint64, error) {
+	var res unix.Timespec
+	if err := unix.ClockGetres(unix.CLOCK_MONOTONIC_COARSE, &res); err != nil {
+		return 0, fmt.Errorf("reading the kernel's tick length (clock_getres CLOCK_MONOTONIC_COARSE): %w", err)
+	}
+	return uint64(res.Nano()), nil
 }

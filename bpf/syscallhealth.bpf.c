@@ -250,10 +250,11 @@ static __always_inline int handle_failure(struct pt_regs *regs, bool regs_from_t
 
 	if (regs_from_task)
 		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	if (is_compat_syscall(regs))
+	struct task_struct *task = current_task_btf();
+	if (is_compat_syscall(regs, task))
 		return 0;
 
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 pid_tgid = task ? (__u64)task->tgid << 32 | (__u32)task->pid : bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
 	if (filtered_out(cfg, tgid))
 		return 0;
