@@ -57,7 +57,8 @@ func asyncProbe(t *testing.T) (*Probe, *eventLog) {
 func connectWant(run triggered, errno Errno, fdKnown bool) want {
 	peer := netip.AddrPortFrom(netip.MustParseAddr(run.Address), uint16(run.Port))
 	w := want{syscall: "connect", errno: errno, category: CategoryNetwork, fd: fdKnown, peer: peer,
-		local: netip.AddrPortFrom(peer.Addr(), 0), localPorts: run.LocalPorts, async: run.Mode != trigger.ModeBlocking}
+		local: netip.AddrPortFrom(peer.Addr(), 0), localPorts: run.LocalPorts, async: run.Mode != trigger.ModeBlocking,
+		transport: TransportTCP}
 	if run.LocalPorts == nil {
 		w.anyLocalPort = true
 	}

@@ -120,6 +120,7 @@ static __noinline int report_async_connect(const struct health_config *cfg, stru
 	e->gid = a->gid;
 	e->cgroup_id = a->cgroup_id;
 	e->fd = fd;
+	e->protocol = IPPROTO_TCP; /* connect_started follows TCP sockets only */
 	__builtin_memcpy(e->comm, a->comm, sizeof(e->comm));
 	if ((cfg->flags & CONFIG_F_INCLUDE_PATHS) && a->family) {
 		e->family = a->family;

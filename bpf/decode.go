@@ -37,6 +37,7 @@ const (
 	offCategory       = 68
 	offFlags          = 69
 	offFamily         = 70
+	offProtocol       = 71
 	offLocalAddr      = 72
 	offPeerAddr       = 88
 	offComm           = 104
@@ -93,6 +94,7 @@ func DecodeEvent(raw []byte, ev *Event) error {
 	ev.FD = int32(le.Uint32(raw[offFD:]))
 	ev.Category = Category(raw[offCategory])
 	ev.Async = raw[offFlags]&eventFlagAsync != 0
+	ev.Transport = transportOf(family, raw[offProtocol])
 	ev.MountNamespace = le.Uint32(raw[offMountNS:])
 	// string(b) == s compares without allocating; only a changed string is copied.
 	if string(comm) != ev.Comm {
@@ -122,6 +124,24 @@ func DecodeEvent(raw []byte, ev *Event) error {
 	}
 	return nil
 }
+
+// transportOf names the transport of a socket from its address family and IP protocol (IPPROTO_*).
+func transportOf(family, protocol uint8) Transport {
+	switch {
+	case family == familyUnix:
+		return TransportUnix
+	case protocol == ipprotoTCP:
+		return TransportTCP
+	case protocol == ipprotoUDP:
+		return TransportUDP
+	}
+	return TransportUnknown
+}
+
+const (
+	ipprotoTCP = 6
+	ipprotoUDP = 17
+)
 
 // cString returns b up to its first NUL; false when there is none.
 func cString(b []byte) ([]byte, bool) {

@@ -29,6 +29,30 @@ func (c Category) String() string {
 	}
 }
 
+// Transport is the transport of the socket of a network failure, as the kernel knew it.
+type Transport uint8
+
+const (
+	TransportUnknown Transport = iota // not a socket syscall, or a protocol other than these
+	TransportTCP
+	TransportUDP
+	TransportUnix
+)
+
+// String is the transport's name, "" when unknown.
+func (t Transport) String() string {
+	switch t {
+	case TransportTCP:
+		return "tcp"
+	case TransportUDP:
+		return "udp"
+	case TransportUnix:
+		return "unix"
+	default:
+		return ""
+	}
+}
+
 // Event is one failed syscall as the kernel reported it, decoded from the ring
 // buffer by DecodeEvent. Only DecodeEvent reads the raw bytes.
 type Event struct {
@@ -46,7 +70,9 @@ type Event struct {
 	// Async is set when the failure was learned after the syscall returned
 	// (a non-blocking connect refused or timed out later, via the TCP state).
 	Async bool
-	Comm  string
+	// Transport is the socket's transport for network syscalls (from its protocol, or a unix address).
+	Transport Transport
+	Comm      string
 	// Path is the file argument of file syscalls as the process passed it (possibly
 	// relative); for fd-based file syscalls (write, ftruncate, fallocate...) the path of
 	// the descriptor's file as the kernel resolved it; for unix-socket connect/bind the

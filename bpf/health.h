@@ -168,7 +168,8 @@ struct health_event {
 	__u8 flags;
 	/* AF_INET, AF_INET6 or AF_UNIX when an address was read, 0 otherwise. */
 	__u8 family;
-	__u8 _pad;
+	/* The socket's IP protocol (IPPROTO_TCP, IPPROTO_UDP) for network syscalls, 0 otherwise or unknown. */
+	__u8 protocol;
 	/* IPv4 in the first 4 bytes, IPv6 in all 16. */
 	__u8 local_addr[16];
 	__u8 peer_addr[16];

@@ -63,7 +63,7 @@ type healthHealthEvent struct {
 	Category    uint8
 	Flags       uint8
 	Family      uint8
-	Pad         uint8
+	Protocol    uint8
 	LocalAddr   [16]uint8
 	PeerAddr    [16]uint8
 	Comm        [16]int8

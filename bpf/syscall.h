@@ -104,4 +104,18 @@ static __always_inline struct sock *fd_sock(int fd)
 	return BPF_CORE_READ(sock, sk);
 }
 
+/*
+ * The IP protocol of socket descriptor fd (IPPROTO_TCP, IPPROTO_UDP...), for the event's transport; 0 when
+ * unknown or beyond a byte (IPPROTO_MPTCP). The caller knows fd is a socket, as for fd_sock.
+ */
+static __always_inline __u8 fd_socket_protocol(int fd)
+{
+	struct sock *sk = fd_sock(fd);
+
+	if (!sk)
+		return 0;
+	__u16 protocol = BPF_CORE_READ(sk, sk_protocol);
+	return protocol <= 0xff ? protocol : 0;
+}
+
 #endif /* SYSCALLHEALTH_SYSCALL_H */

@@ -214,6 +214,10 @@ static __noinline void fill_arguments(const struct syscall_rule *rule, struct he
 			read_sockaddr(e, syscall_arg(regs, 1), syscall_arg(regs, 2), rule->arg_kind == ARG_SOCKADDR_LOCAL);
 		break;
 	}
+	/* EBADF, ENOTSOCK: there is no socket to ask. */
+	if ((rule->arg_kind == ARG_FD_SOCKET || rule->arg_kind == ARG_SOCKADDR_PEER || rule->arg_kind == ARG_SOCKADDR_LOCAL) &&
+	    errno_nr != EBADF && errno_nr != ENOTSOCK)
+		e->protocol = fd_socket_protocol(e->fd);
 }
 
 /*

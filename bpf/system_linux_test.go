@@ -77,8 +77,10 @@ type want struct {
 	// anyLocalPort: the events carry local's address and a source port the trigger could not read.
 	anyLocalPort bool
 	// async: learned after the syscall returned (a non-blocking connect).
-	async    bool
-	uid, gid uint32
+	async bool
+	// transport of the socket, unknown for syscalls on files.
+	transport Transport
+	uid, gid  uint32
 }
 
 // checkFailures asserts the exact count of run's failures, the events that
@@ -124,6 +126,9 @@ func checkFailures(t *testing.T, p *Probe, log *eventLog, run triggered, w want,
 		if ev.TID != uint32(run.TID) || ev.PPID != self || ev.UID != w.uid || ev.GID != w.gid || ev.Comm != "syscallhealth-t" {
 			t.Errorf("event %d identity: tid %d ppid %d uid %d gid %d comm %q; want %d %d %d %d %q",
 				i, ev.TID, ev.PPID, ev.UID, ev.GID, ev.Comm, run.TID, self, w.uid, w.gid, "syscallhealth-t")
+		}
+		if ev.Transport != w.transport {
+			t.Errorf("event %d: transport %v, want %v", i, ev.Transport, w.transport)
 		}
 		if ev.Category != w.category || ev.Async != w.async || ev.CgroupID == 0 {
 			t.Errorf("event %d: category %s async %v cgroup %d; want %s async %v", i, ev.Category, ev.Async, ev.CgroupID, w.category, w.async)
@@ -262,7 +267,7 @@ func TestDetectEADDRINUSE(t *testing.T) {
 			p, log := systemProbe(t)
 			run := runTrigger(t, bin, "eaddrinuse", "-n", n(burstFailures), "-address", addr)
 			local := netip.AddrPortFrom(netip.MustParseAddr(run.Address), uint16(run.Port))
-			checkFailures(t, p, log, run, want{syscall: "bind", errno: eADDRINUSE, category: CategoryNetwork, fd: true, local: local}, systemRateLimit)
+			checkFailures(t, p, log, run, want{syscall: "bind", errno: eADDRINUSE, category: CategoryNetwork, fd: true, local: local, transport: TransportTCP}, systemRateLimit)
 		})
 	}
 	// listen's address comes from the socket itself: two SO_REUSEADDR sockets
@@ -307,6 +312,40 @@ func TestDetectEADDRINUSE(t *testing.T) {
 		ev := log.waitFor(t, "listen EADDRINUSE", func(ev Event) bool { return ev.PID == uint32(os.Getpid()) && ev.Syscall == listen })
 		if want := netip.MustParseAddrPort("127.0.0.1:" + strconv.Itoa(port)); ev.Errno != eADDRINUSE || ev.Local != want || ev.FD != int32(fds[1]) || ev.Peer.IsValid() {
 			t.Errorf("listen event %+v, want EADDRINUSE on fd %d local %v", ev, fds[1], want)
+		}
+		if ev.Transport != TransportTCP {
+			t.Errorf("listen event transport %v, want tcp (the socket's protocol)", ev.Transport)
+		}
+	})
+	// The transport is the socket's protocol as the kernel knows it: a UDP port taken twice.
+	t.Run("bind udp", func(t *testing.T) {
+		_, log := systemProbe(t)
+		first, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(first)
+		if err := unix.Bind(first, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+			t.Fatal(err)
+		}
+		sa, err := unix.Getsockname(first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(second)
+		if err := unix.Bind(second, sa); err != unix.EADDRINUSE {
+			t.Fatalf("second UDP bind: %v, want EADDRINUSE", err)
+		}
+		bind := mustSyscall(t, "bind")
+		ev := log.waitFor(t, "UDP bind EADDRINUSE", func(ev Event) bool {
+			return ev.PID == uint32(os.Getpid()) && ev.Syscall == bind && ev.FD == int32(second)
+		})
+		if ev.Transport != TransportUDP || ev.Local.Port() != uint16(sa.(*unix.SockaddrInet4).Port) {
+			t.Errorf("UDP bind event %+v, want transport udp on port %d", ev, sa.(*unix.SockaddrInet4).Port)
 		}
 	})
 }

@@ -240,7 +240,7 @@ track_failure(const struct health_config *cfg, const struct tracking_key *key, _
 	e->category = category;
 	e->flags = flags;
 	e->family = 0;
-	e->_pad = 0;
+	e->protocol = 0;
 	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
 	__builtin_memset(e->peer_addr, 0, sizeof(e->peer_addr));
 	__builtin_memset(e->comm, 0, sizeof(e->comm));

@@ -82,7 +82,6 @@ func fillFailureRecord(lr plog.LogRecord, ev *bpf.Event, names failureNames, sev
 		} else {
 			attrs.PutStr(attrLocalAddress, ev.Path)
 		}
-		attrs.PutStr(attrTransport, "unix")
 	case strings.HasPrefix(ev.Path, "/"):
 		attrs.PutStr(attrFilePath, ev.Path)
 	case ev.Path != "":
@@ -95,10 +94,9 @@ func fillFailureRecord(lr plog.LogRecord, ev *bpf.Event, names failureNames, sev
 		} else {
 			attrs.PutStr(attrNetworkType, "ipv6")
 		}
-		// Only the TCP state probe knows the protocol: it follows TCP sockets alone.
-		if ev.Async {
-			attrs.PutStr(attrTransport, "tcp")
-		}
+	}
+	if transport := ev.Transport.String(); transport != "" {
+		attrs.PutStr(attrTransport, transport)
 	}
 	if ev.Peer.IsValid() {
 		attrs.PutStr(attrPeerAddress, ev.Peer.Addr().Unmap().String())

@@ -20,6 +20,7 @@ func TestFailureRecordBodyAndAddresses(t *testing.T) {
 	withPath := func(ev bpf.Event, path string) bpf.Event { ev.Path = path; return ev }
 	withPeer := func(ev bpf.Event, ap string) bpf.Event { ev.Peer = netip.MustParseAddrPort(ap); return ev }
 	withLocal := func(ev bpf.Event, ap string) bpf.Event { ev.Local = netip.MustParseAddrPort(ap); return ev }
+	over := func(ev bpf.Event, transport bpf.Transport) bpf.Event { ev.Transport = transport; return ev }
 
 	tests := []struct {
 		name  string
@@ -47,21 +48,27 @@ func TestFailureRecordBodyAndAddresses(t *testing.T) {
 		},
 		{
 			name:  "connect to an abstract unix socket",
-			ev:    withPath(event("connect", "ECONNREFUSED"), "@app.sock"),
+			ev:    over(withPath(event("connect", "ECONNREFUSED"), "@app.sock"), bpf.TransportUnix),
 			body:  "connect to @app.sock failed: ECONNREFUSED (Connection refused)",
 			attrs: map[string]any{"network.peer.address": "@app.sock", "network.transport": "unix"},
 		},
 		{
 			name:  "bind a unix socket path",
-			ev:    withPath(event("bind", "EADDRINUSE"), "/run/app.sock"),
+			ev:    over(withPath(event("bind", "EADDRINUSE"), "/run/app.sock"), bpf.TransportUnix),
 			body:  "bind to /run/app.sock failed: EADDRINUSE (Address already in use)",
 			attrs: map[string]any{"network.local.address": "/run/app.sock", "network.transport": "unix"},
 		},
 		{
 			name:  "listen on a dual-stack socket",
-			ev:    withLocal(event("listen", "EADDRINUSE"), "[::ffff:0.0.0.0]:8080"),
+			ev:    over(withLocal(event("listen", "EADDRINUSE"), "[::ffff:0.0.0.0]:8080"), bpf.TransportTCP),
 			body:  "listen on 0.0.0.0:8080 failed: EADDRINUSE (Address already in use)",
-			attrs: map[string]any{"network.local.address": "0.0.0.0", "network.local.port": int64(8080), "network.type": "ipv4"},
+			attrs: map[string]any{"network.local.address": "0.0.0.0", "network.local.port": int64(8080), "network.type": "ipv4", "network.transport": "tcp"},
+		},
+		{
+			name:  "bind of a UDP port",
+			ev:    over(withLocal(event("bind", "EADDRINUSE"), "127.0.0.1:5353"), bpf.TransportUDP),
+			body:  "bind to 127.0.0.1:5353 failed: EADDRINUSE (Address already in use)",
+			attrs: map[string]any{"network.local.address": "127.0.0.1", "network.local.port": int64(5353), "network.type": "ipv4", "network.transport": "udp"},
 		},
 		{
 			name:  "open of a relative path: not a full file.path",
@@ -103,11 +110,11 @@ func TestFailureRecordBodyAndAddresses(t *testing.T) {
 	}
 
 	async := withPeer(event("connect", "ECONNREFUSED"), "10.1.2.3:80")
-	async.Async = true
+	async.Async, async.Transport = true, bpf.TransportTCP
 	lr := plog.NewLogRecord()
 	fillFailureRecord(lr, &async, namesOf(&async), plog.SeverityNumberWarn, fixedBootClock{boot: bootBase}, bootBase.Add(time.Second))
 	v, ok := lr.Attributes().Get("syscallhealth.async")
 	assert.True(t, ok && v.Bool())
 	v, ok = lr.Attributes().Get("network.transport")
-	assert.True(t, ok && v.Str() == "tcp", "the TCP state probe only follows TCP sockets")
+	assert.True(t, ok && v.Str() == "tcp")
 }
