@@ -72,13 +72,13 @@ func recordedFailures(t testing.TB) []bpf.Event {
 	refused := ev(101.000, 4300, 4305, 4290, 1000, "api", "connect", "ECONNREFUSED", 1, 0)
 	refused.Peer = netip.MustParseAddrPort("10.0.0.5:5432")
 	refused.Local = netip.MustParseAddrPort("10.0.0.7:40312")
-	refused.Async = true
+	refused.Async, refused.Transport = true, bpf.TransportTCP
 	// 50 ms later the count is 160: the rate limiter held back 158 events, the key fails fast -> escalated.
 	refusedStorm := refused
 	refusedStorm.TimestampNs, refusedStorm.TID, refusedStorm.ErrorCount, refusedStorm.Suppressed = 101_050_000_000, 4307, 160, 158
 	refusedStorm.Local = netip.MustParseAddrPort("10.0.0.7:40474")
 	portTaken := ev(102.000, 4400, 4400, 1, 33, "nginx", "bind", "EADDRINUSE", 1, 0)
-	portTaken.Local = netip.MustParseAddrPort("0.0.0.0:8080")
+	portTaken.Local, portTaken.Transport = netip.MustParseAddrPort("0.0.0.0:8080"), bpf.TransportTCP
 	forkLimit := ev(102.500, 5000, 5000, 4242, 1000, "worker", "clone", "EAGAIN", 1, 0)
 	forkLimit.CgroupID = 7000 + 4242 // same cgroup as postgres: the container is known from it
 	kafkaRefused := ev(103.000, 4500, 4517, 4490, 1000, "kafka-producer", "connect", "ECONNREFUSED", 3, 0)
@@ -86,7 +86,7 @@ func recordedFailures(t testing.TB) []bpf.Event {
 	kafkaRefused.Local = netip.MustParseAddrPort("[::1]:51000")
 	timeout := ev(103.050, 4500, 4518, 4490, 1000, "kafka-producer", "connect", "ETIMEDOUT", 1, 0)
 	timeout.Peer = netip.MustParseAddrPort("[::ffff:10.0.0.9]:443") // a dual-stack socket to an IPv4 host
-	timeout.Async = true
+	timeout.Async, timeout.Transport = true, bpf.TransportTCP
 	outOfMemory := ev(103.100, 4242, 4260, 1, 999, "postgres", "mmap", "ENOMEM", 1, 0)
 	missingConfig := ev(103.200, 4400, 4400, 1, 33, "nginx", "openat", "ENOENT", 1, 0)
 	missingConfig.Path = "/etc/nginx/conf.d/missing.conf"

@@ -89,7 +89,7 @@ func TestLifecycleWithKernelProbes(t *testing.T) {
 	assert.Equal(t, map[string]any{
 		"syscallhealth.syscall.name": "connect", "error.type": "ECONNREFUSED", "syscallhealth.errno": int64(unix.ECONNREFUSED),
 		"syscallhealth.category": "network", "thread.id": record.Attributes().AsRaw()["thread.id"],
-		"thread.name": threadName(t), "network.type": "ipv4",
+		"thread.name": threadName(t), "network.type": "ipv4", "network.transport": "tcp",
 		"syscallhealth.error_count": int64(1), "syscallhealth.suppressed_count": int64(0),
 		"network.peer.address": "127.0.0.1", "network.peer.port": int64(port),
 	}, withoutLocalAddress(record.Attributes().AsRaw()))
