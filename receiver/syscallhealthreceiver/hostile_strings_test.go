@@ -5,6 +5,7 @@ package syscallhealthreceiver
 import (
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -67,4 +68,35 @@ func TestHostileStringsAreEscaped(t *testing.T) {
 		}
 	}
 	assert.Empty(t, metricNames, "the kernel's comm does not pose as the executable")
+}
+
+// TestHostileFindingIsEscaped: a finding about a hostile path (its subject, title and body) is exported
+// escaped too.
+func TestHostileFindingIsEscaped(t *testing.T) {
+	pipeline := newConversionPipeline(t, "testdata")
+	denied := bpf.Event{TimestampNs: 100e9, PID: 7777, TID: 7777, PPID: 1, UID: 65534, GID: 65534, Comm: "ev\n\x1b[31mil",
+		Syscall: syscallNr(t, "openat"), Errno: errnoOf(t, "EACCES"), Category: bpf.SyscallCategory("openat"), Path: "/tmp/secret-\xff\xfe\n\x1b[2J"}
+	for count := range uint64(3) { // permission_denied opens at 3 failures
+		denied.ErrorCount, denied.TimestampNs = count+1, denied.TimestampNs+1e6
+		require.True(t, pipeline.handle(&denied))
+	}
+	opened := pipeline.findings.Evaluate()
+	require.Len(t, opened, 1)
+	require.Contains(t, opened[0].Body, "\x1b[2J", "the engine keeps the raw path; only the export escapes it")
+	pipeline.batch.addFindings(opened)
+
+	logs, _ := pipeline.batch.take()
+	testenv.RequireStrictOTLPLogs(t, logs)
+	var finding plog.LogRecord
+	forEachRecord(logs, func(lr plog.LogRecord) {
+		if lr.EventName() != failureEventName {
+			finding = lr
+		}
+	})
+	require.NotZero(t, finding.EventName(), "the finding record is in the batch")
+	assert.Contains(t, finding.Body().Str(), `/tmp/secret-\xff\xfe\n\x1b[2J`)
+	for k, v := range finding.Attributes().All() {
+		assert.NotContains(t, v.AsString(), "\x1b", k)
+		assert.True(t, utf8.ValidString(v.AsString()), k)
+	}
 }
