@@ -120,17 +120,21 @@ func TestHungFilesystemStallsNothing(t *testing.T) {
 	})
 	assert.Equal(t, r.Path, other.record.Attributes().AsRaw()["file.path"])
 
-	// The metrics kept coming every collection interval (1s) all along.
-	_, points := readOutput(t, output)
+	// The metrics kept coming every collection interval (1s) all along. The steps above may take less than
+	// three intervals: wait for the third collection rather than count too early.
 	var collections []time.Time
-	for _, p := range points {
-		if p.name == "syscallhealth.lookups.failed" && p.point.Timestamp().AsTime().After(started) {
-			collections = append(collections, p.point.Timestamp().AsTime())
+	require.Eventually(t, func() bool {
+		_, points := readOutput(t, output)
+		collections = collections[:0]
+		for _, p := range points {
+			if p.name == "syscallhealth.lookups.failed" && p.point.Timestamp().AsTime().After(started) {
+				collections = append(collections, p.point.Timestamp().AsTime())
+			}
 		}
-	}
-	slices.SortFunc(collections, func(a, b time.Time) int { return a.Compare(b) })
-	collections = slices.Compact(collections)
-	require.GreaterOrEqual(t, len(collections), 3, "collections since the hang")
+		slices.SortFunc(collections, func(a, b time.Time) int { return a.Compare(b) })
+		collections = slices.Compact(collections)
+		return len(collections) >= 3
+	}, outputTimeout, 250*time.Millisecond, "three collections since the hang")
 	var longest time.Duration
 	for i := 1; i < len(collections); i++ {
 		longest = max(longest, collections[i].Sub(collections[i-1]))
