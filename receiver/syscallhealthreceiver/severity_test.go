@@ -4,6 +4,7 @@ package syscallhealthreceiver
 
 import (
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -130,5 +131,45 @@ func TestSeverityTablesAgree(t *testing.T) {
 				assert.Equal(t, c.severity, sev, "%s %s", rule.Syscall, errno)
 			}
 		}
+	}
+}
+
+// The Severity table of the repository README lists the errno table's ERROR and WARN errnos.
+func TestReadmeSeverityTableMatchesTheErrnoTable(t *testing.T) {
+	raw, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	text := string(raw)
+	start := strings.Index(text, "### Severity")
+	require.GreaterOrEqual(t, start, 0)
+	listed := map[plog.SeverityNumber][]string{}
+	for line := range strings.Lines(text[start:]) {
+		if strings.HasPrefix(line, "**") {
+			break
+		}
+		var sev plog.SeverityNumber
+		switch {
+		case strings.HasPrefix(line, "| ERROR"):
+			sev = plog.SeverityNumberError
+		case strings.HasPrefix(line, "| WARN"):
+			sev = plog.SeverityNumberWarn
+		default:
+			continue
+		}
+		cells := strings.Split(line, "|")
+		for _, field := range strings.Split(cells[2], "`") {
+			if strings.HasPrefix(field, "E") && strings.ToUpper(field) == field && !strings.Contains(field, " ") {
+				listed[sev] = append(listed[sev], field)
+			}
+		}
+	}
+	for _, sev := range []plog.SeverityNumber{plog.SeverityNumberError, plog.SeverityNumberWarn} {
+		var want []string
+		for errno, c := range errnoClasses {
+			if c.severity == sev {
+				want = append(want, errno)
+			}
+		}
+		got := slices.DeleteFunc(slices.Clone(listed[sev]), func(e string) bool { return e == "EAGAIN" })
+		assert.ElementsMatch(t, want, got, "README %s errnos", sev)
 	}
 }
