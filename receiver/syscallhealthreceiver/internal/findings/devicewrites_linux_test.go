@@ -53,7 +53,7 @@ func TestRealWritesToDevFullOpenNoFinding(t *testing.T) {
 				continue
 			}
 			engine.ObserveEvent(Observation{
-				PID: ev.PID, UID: ev.UID, Command: ev.Comm,
+				PID: ev.PID, UID: ev.UID, Command: ev.Comm, MountNamespace: uint64(ev.MountNamespace),
 				Syscall: bpf.SyscallName(ev.Syscall), Errno: ev.Errno.Name(), Category: ev.Category.String(),
 				Path: ev.Path, Total: ev.ErrorCount,
 			})
@@ -113,19 +113,11 @@ func TestRealWritesToDevFullOpenNoFinding(t *testing.T) {
 	waitForEvents("/dev/full", exitingWriters+3)
 	stdin.Close()
 	_ = running.Wait() // its status is read's, at the end of its input: the events tell of the writes
-	// The filler stays until its write has been resolved: the engine is fed no mount
-	// namespace, so the mount of a gone process's path would be unknown.
-	filler := shell("while printf '%01024d' 0; do :; done 2>/dev/null > " + fill + "; read _")
-	fillerIn, err := filler.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := filler.Start(); err != nil {
-		t.Fatal(err)
-	}
+	// cat is gone before its event is resolved: the kernel's mount namespace of the
+	// event says the host's mounts apply.
+	filler := shell("cat /dev/zero > " + fill)
+	mustFail(filler, filler.Run())
 	waitForEvents(fill, 1)
-	fillerIn.Close()
-	_ = filler.Wait()
 
 	counts, err := probe.Counts()
 	if err != nil {
