@@ -49,7 +49,7 @@ func TestHungFilesystemStallsNothing(t *testing.T) {
 	hung := mountHangingFS(t)
 	// The process failing on the filesystem runs in the filesystem's mount namespace, the only one that has it.
 	onFUSE := startScript(t, []string{"nsenter", "--mount=" + hung.namespace, "--"},
-		"read _; echo x > "+hung.dir+"/f; read _")
+		"read _; echo x > "+hung.dir+"/f; read _; echo x > "+hung.dir+"/d/g; read _")
 	hung.answer(onFUSE.pid)
 	// A process of uid 65534 failing to open a root-only file, then exec'ing sleep.
 	secret := filepath.Join(work, "secret")
@@ -88,6 +88,19 @@ func TestHungFilesystemStallsNothing(t *testing.T) {
 	waitOutput(t, output, collector, "a lookup_timeout in syscallhealth.lookups.failed", func(_ []logRecord, points []dataPoint) bool {
 		return latestValueWith(points, "syscallhealth.lookups.failed", "syscallhealth.lookup.reason", "lookup_timeout") >= 1
 	})
+	// A second failure there is not looked up again (the filesystem is known unresponsive): counted, and its
+	// record goes out without waiting for a deadline. It creates in a subdirectory: the collector's lookup
+	// stuck in the root holds the root's lock, which a create there would wait for (as on any hung mount).
+	again := time.Now()
+	onFUSE.proceed(t)
+	waitOutput(t, output, collector, "the record of the second failure on the hung filesystem", func(logs []logRecord, points []dataPoint) bool {
+		return latestValueWith(points, "syscallhealth.lookups.failed", "syscallhealth.lookup.reason", "filesystem_unresponsive") >= 1 &&
+			slices.ContainsFunc(logs, func(lr logRecord) bool {
+				path, _ := lr.record.Attributes().Get("file.path")
+				return path.Str() == hung.dir+"/d/g"
+			})
+	})
+	t.Logf("second failure on the hung filesystem: record and filesystem_unresponsive count after %s", time.Since(again).Round(time.Millisecond))
 
 	// The process that exec'd sleep while its failure waited is reported as it was at the failure.
 	var denied []logRecord
@@ -198,23 +211,22 @@ func requireHangingFSTools(t *testing.T) {
 }
 
 // hangingFS is a FUSE filesystem, mounted in a mount namespace of its own so that nothing else on the
-// machine runs into it, whose server answers only the processes it was told to and leaves every other
+// machine runs into it, whose server answers only the process it was told to and leaves every other
 // request unanswered until the test ends.
 type hangingFS struct {
 	dir        string // the mount point
 	namespace  string // its mount namespace, for nsenter --mount
-	root       *hangingRoot
+	state      *hangingState
 	unanswered *atomic.Int64
 	created    *atomic.Int64
 	// abort fails every request still waiting (once; cleanup does it too).
 	abort func(t *testing.T)
 }
 
-func (h *hangingFS) answer(pid int) { h.root.answered.Store(int64(pid)) }
+func (h *hangingFS) answer(pid int) { h.state.answered.Store(int64(pid)) }
 
-// hangingRoot is the filesystem's only directory: it has no entries and refuses to create any (ENOSPC).
-type hangingRoot struct {
-	fs.Inode
+// hangingState is what the filesystem's directories share.
+type hangingState struct {
 	answered   atomic.Int64 // the one process whose requests are answered
 	hanging    atomic.Bool
 	release    chan struct{}
@@ -222,53 +234,64 @@ type hangingRoot struct {
 	created    atomic.Int64
 }
 
-var (
-	_ fs.NodeLookuper  = (*hangingRoot)(nil)
-	_ fs.NodeCreater   = (*hangingRoot)(nil)
-	_ fs.NodeGetattrer = (*hangingRoot)(nil)
-	_ fs.NodeStatfser  = (*hangingRoot)(nil)
-)
-
 // gate blocks a request that is not to be answered until the test ends. Like a dead server it ignores
 // the kernel's interrupts: a thread waiting for the answer is stuck even through a fatal signal (the
 // kernel waits out a request the server has read) until the connection is aborted.
-func (r *hangingRoot) gate(ctx context.Context) syscall.Errno {
-	if !r.hanging.Load() {
+func (s *hangingState) gate(ctx context.Context) syscall.Errno {
+	if !s.hanging.Load() {
 		return 0
 	}
-	if caller, ok := fuse.FromContext(ctx); ok && int64(caller.Pid) == r.answered.Load() {
+	if caller, ok := fuse.FromContext(ctx); ok && int64(caller.Pid) == s.answered.Load() {
 		return 0
 	}
-	r.unanswered.Add(1)
-	<-r.release
+	s.unanswered.Add(1)
+	<-s.release
 	return syscall.EIO
 }
 
-func (r *hangingRoot) Lookup(ctx context.Context, _ string, _ *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	if errno := r.gate(ctx); errno != 0 {
-		return nil, errno
-	}
-	return nil, syscall.ENOENT
+// hangingDir is a directory that refuses to create files (ENOSPC). The root has one subdirectory, d.
+type hangingDir struct {
+	fs.Inode
+	state *hangingState
+	root  bool
 }
 
-func (r *hangingRoot) Create(ctx context.Context, _ string, _, _ uint32, _ *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
-	if errno := r.gate(ctx); errno != 0 {
+var (
+	_ fs.NodeLookuper  = (*hangingDir)(nil)
+	_ fs.NodeCreater   = (*hangingDir)(nil)
+	_ fs.NodeGetattrer = (*hangingDir)(nil)
+	_ fs.NodeStatfser  = (*hangingDir)(nil)
+)
+
+func (d *hangingDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if errno := d.state.gate(ctx); errno != 0 {
+		return nil, errno
+	}
+	if !d.root || name != "d" {
+		return nil, syscall.ENOENT
+	}
+	out.Mode = syscall.S_IFDIR | 0o777
+	return d.NewInode(ctx, &hangingDir{state: d.state}, fs.StableAttr{Mode: syscall.S_IFDIR}), 0
+}
+
+func (d *hangingDir) Create(ctx context.Context, _ string, _, _ uint32, _ *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	if errno := d.state.gate(ctx); errno != 0 {
 		return nil, nil, 0, errno
 	}
-	r.created.Add(1)
+	d.state.created.Add(1)
 	return nil, nil, 0, syscall.ENOSPC
 }
 
-func (r *hangingRoot) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	if errno := r.gate(ctx); errno != 0 {
+func (d *hangingDir) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if errno := d.state.gate(ctx); errno != 0 {
 		return errno
 	}
 	out.Mode = syscall.S_IFDIR | 0o777
 	return 0
 }
 
-func (r *hangingRoot) Statfs(ctx context.Context, _ *fuse.StatfsOut) syscall.Errno {
-	return r.gate(ctx)
+func (d *hangingDir) Statfs(ctx context.Context, _ *fuse.StatfsOut) syscall.Errno {
+	return d.state.gate(ctx)
 }
 
 // mountHangingFS mounts a hangingFS on a new directory, in a mount namespace of its own held by a locked
@@ -277,7 +300,8 @@ func (r *hangingRoot) Statfs(ctx context.Context, _ *fuse.StatfsOut) syscall.Err
 func mountHangingFS(t *testing.T) *hangingFS {
 	t.Helper()
 	dir := t.TempDir()
-	root := &hangingRoot{release: make(chan struct{})}
+	state := &hangingState{release: make(chan struct{})}
+	root := &hangingDir{state: state, root: true}
 	type mounted struct {
 		server *fuse.Server
 		tid    int
@@ -314,7 +338,7 @@ func mountHangingFS(t *testing.T) *hangingFS {
 	abort := func(t *testing.T) { aborted.Do(func() { abortFUSE(t, mountinfo, dir) }) }
 	t.Cleanup(func() {
 		abort(t)
-		close(root.release)
+		close(state.release)
 		close(done)
 		waited := make(chan struct{})
 		go func() {
@@ -327,8 +351,8 @@ func mountHangingFS(t *testing.T) *hangingFS {
 			t.Error("the FUSE server did not stop after its connection was aborted")
 		}
 	})
-	root.hanging.Store(true)
-	return &hangingFS{dir: dir, namespace: namespace, root: root, unanswered: &root.unanswered, created: &root.created, abort: abort}
+	state.hanging.Store(true)
+	return &hangingFS{dir: dir, namespace: namespace, state: state, unanswered: &state.unanswered, created: &state.created, abort: abort}
 }
 
 // abortFUSE aborts the FUSE connection mounted on dir (its number is the minor of the mount's device in
