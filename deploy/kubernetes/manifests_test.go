@@ -220,6 +220,25 @@ func validate(t *testing.T, config string, env []string) {
 	}
 }
 
+// hostRootStandIn returns the configuration with the test host's own root as root_path: the receiver checks
+// at validation that <root_path>/proc is a procfs, and /hostfs/proc exists only in the agent's container.
+func hostRootStandIn(t *testing.T, config string) string {
+	t.Helper()
+	data, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rootPath = "    root_path: /hostfs\n"
+	if !bytes.Contains(data, []byte(rootPath)) {
+		return config
+	}
+	standIn := filepath.Join(t.TempDir(), filepath.Base(config))
+	if err := os.WriteFile(standIn, bytes.Replace(data, []byte(rootPath), []byte("    root_path: /\n"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return standIn
+}
+
 func TestCollectorConfigsValidate(t *testing.T) {
 	m := loadManifests(t)
 	for _, spec := range []corev1.PodSpec{m.daemonSets[0].Spec.Template.Spec, m.deployments[0].Spec.Template.Spec} {
@@ -227,7 +246,7 @@ func TestCollectorConfigsValidate(t *testing.T) {
 		if !ok {
 			t.Fatalf("container %s runs no generated configuration", spec.Containers[0].Name)
 		}
-		t.Run(config, func(t *testing.T) { validate(t, config, containerEnv(spec.Containers[0])) })
+		t.Run(config, func(t *testing.T) { validate(t, hostRootStandIn(t, config), containerEnv(spec.Containers[0])) })
 	}
 	// The image's own default configuration: no environment needed.
 	t.Run("image default", func(t *testing.T) { validate(t, "../image/config.yaml", nil) })
@@ -359,6 +378,11 @@ func agentHealthPort(t *testing.T, m *manifests) string {
 	}
 	if want := []string{"resource_attribute:container.id", "resource_attribute:k8s.pod.uid"}; !slices.Equal(associations, want) {
 		t.Errorf("k8sattributes pod_association: want %v, got %v", want, associations)
+	}
+	// The receiver reads the host's /proc where the DaemonSet mounts it.
+	if root := fmt.Sprint(lookup(cfg, "receivers", "syscallhealth", "root_path")); !slices.ContainsFunc(spec.Containers[0].VolumeMounts,
+		func(m corev1.VolumeMount) bool { return m.MountPath == root+"/proc" && m.ReadOnly }) {
+		t.Errorf("receivers.syscallhealth.root_path %q: the container mounts no %s/proc", root, root)
 	}
 	if got := lookup(k8s, "filter", "node_from_env_var"); got != "K8S_NODE_NAME" {
 		t.Errorf("k8sattributes must watch only its node's pods (filter.node_from_env_var: K8S_NODE_NAME), got %v", got)
