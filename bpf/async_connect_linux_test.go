@@ -364,7 +364,7 @@ func TestAsyncConnectFollowsConfig(t *testing.T) {
 		{"ECONNREFUSED not watched", Options{PIDFilter: self, Rules: []Rule{{Syscall: "connect", Errnos: []Errno{eTIMEDOUT}}}}, 0},
 		{"another process", Options{PIDFilter: uint32(os.Getppid()), Rules: allConnectErrnos()}, 0},
 		{"watched, without addresses", Options{PIDFilter: self, Rules: allConnectErrnos()}, 2},
-		{"another cgroup", Options{PIDFilter: self, CgroupFilter: ^uint64(0), Rules: allConnectErrnos()}, 2},
+		{"another cgroup", Options{PIDFilter: self, Scope: Scope{Include: ScopeMatch{Cgroups: []uint64{^uint64(0)}}}, Rules: allConnectErrnos()}, 2},
 		{"watched, with addresses", Options{PIDFilter: self, Rules: allConnectErrnos(), IncludePaths: true}, 4},
 	}
 	for _, step := range steps {

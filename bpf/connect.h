@@ -36,6 +36,7 @@
 #include <bpf/bpf_core_read.h>
 #include "health.h"
 #include "health_maps.h"
+#include "cgroup.h"
 #include "syscall.h"
 #include "track.h"
 
@@ -98,7 +99,8 @@ static __noinline int report_async_connect(const struct health_config *cfg, stru
 
 	if (!rule->watched || !errno_watched(rule, err))
 		return 0;
-	if ((cfg->pid_filter && cfg->pid_filter != a->tgid) || (cfg->cgroup_filter && cfg->cgroup_filter != a->cgroup_id))
+	/* The scopes were applied when the connect started, in the task's context. */
+	if (cfg->pid_filter && cfg->pid_filter != a->tgid)
 		return 0;
 
 	__u64 ino = socket_ino((struct sock *)sk);
@@ -110,7 +112,7 @@ static __noinline int report_async_connect(const struct health_config *cfg, stru
 		.syscall_nr = NR_CONNECT,
 		.errno_nr = err,
 	};
-	struct health_event *e = track_failure(cfg, &key, rule->category, EVENT_F_ASYNC);
+	struct health_event *e = track_failure(cfg, &key, rule->category, EVENT_F_ASYNC, a);
 	if (!e)
 		return 0;
 
@@ -155,7 +157,7 @@ static __always_inline int connect_started(struct sock *sk)
 	__u64 key = (__u64)sk;
 	__u64 uid_gid = bpf_get_current_uid_gid();
 	struct connect_attempt a = {
-		.cgroup_id = bpf_get_current_cgroup_id(),
+		.cgroup_id = cgroup_id_of(task_cgroup(cfg, task)),
 		.tgid = pid_tgid >> 32,
 		.tid = (__u32)pid_tgid,
 		.ppid = BPF_CORE_READ(task, real_parent, tgid),

@@ -19,7 +19,7 @@ var (
 
 // Layout of struct health_event (health.h), little-endian on both supported targets.
 const (
-	eventSize         = 384
+	eventSize         = 640
 	offTimestamp      = 0
 	offCgroupID       = 8
 	offErrorCount     = 16
@@ -43,8 +43,10 @@ const (
 	offComm           = 104
 	offPath           = 120
 	offMountNS        = 376
+	offCgroupPath     = 384
 	commLen           = 16
 	pathLen           = 256
+	cgroupPathLen     = 256
 	eventFlagAsync    = 1
 	familyUnspecified = 0
 	familyUnix        = 1
@@ -79,6 +81,10 @@ func DecodeEvent(raw []byte, ev *Event) error {
 	if !ok {
 		return fmt.Errorf("%w: path is not NUL-terminated", ErrMalformedEvent)
 	}
+	cgroupPath, ok := cString(raw[offCgroupPath : offCgroupPath+cgroupPathLen])
+	if !ok {
+		return fmt.Errorf("%w: cgroup path is not NUL-terminated", ErrMalformedEvent)
+	}
 
 	ev.TimestampNs = le.Uint64(raw[offTimestamp:])
 	ev.CgroupID = le.Uint64(raw[offCgroupID:])
@@ -102,6 +108,9 @@ func DecodeEvent(raw []byte, ev *Event) error {
 	}
 	if string(path) != ev.Path {
 		ev.Path = string(path)
+	}
+	if string(cgroupPath) != ev.CgroupPath {
+		ev.CgroupPath = string(cgroupPath)
 	}
 	ev.Local, ev.Peer = netip.AddrPort{}, netip.AddrPort{}
 	localPort, peerPort := le.Uint16(raw[offLocalPort:]), le.Uint16(raw[offPeerPort:])

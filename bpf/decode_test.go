@@ -25,6 +25,8 @@ type recordedEvent struct {
 	Local   string `json:"local"`
 	Peer    string `json:"peer"`
 	Comm    string `json:"comm"`
+	// CgroupPath is the v2 path from /proc/<pid>/cgroup; "" for asynchronous failures (not read).
+	CgroupPath string `json:"cgroup_path"`
 	// Async: a connect that failed after returning EINPROGRESS (a Go dial, a timeout).
 	Async bool `json:"async"`
 }
@@ -66,8 +68,8 @@ func TestHealthEventParsing(t *testing.T) {
 			if ev.Syscall != recordedSyscalls[r.Syscall] || x86_64Table.name(ev.Syscall) != r.Syscall || ev.Errno != wantErrno {
 				t.Errorf("failure = syscall %d errno %s; want %s %s", ev.Syscall, ev.Errno, r.Syscall, r.Errno)
 			}
-			if ev.FD != r.FD || ev.Path != r.Path {
-				t.Errorf("fd %d path %q; want %d %q", ev.FD, ev.Path, r.FD, r.Path)
+			if ev.FD != r.FD || ev.Path != r.Path || ev.CgroupPath != r.CgroupPath {
+				t.Errorf("fd %d path %q cgroup %q; want %d %q %q", ev.FD, ev.Path, ev.CgroupPath, r.FD, r.Path, r.CgroupPath)
 			}
 			checkAddrPort(t, "Local", ev.Local, r.Local)
 			checkAddrPort(t, "Peer", ev.Peer, r.Peer)
@@ -118,6 +120,10 @@ func TestHealthEventParsing(t *testing.T) {
 		"unknown family":    func(b []byte) []byte { b[offFamily] = 3; return b },
 		"unterminated comm": func(b []byte) []byte { copy(b[offComm:], "0123456789abcdef"); return b },
 		"unterminated path": func(b []byte) []byte { copy(b[offPath:offPath+pathLen], make256('a')); return b },
+		"unterminated cgroup path": func(b []byte) []byte {
+			copy(b[offCgroupPath:offCgroupPath+cgroupPathLen], make256('a'))
+			return b
+		},
 	}
 	for name, corrupt := range malformed {
 		before := ev
@@ -213,6 +219,7 @@ type rawEvent struct {
 	Comm                                          [commLen]byte
 	Path                                          [pathLen]byte
 	MountNamespace, Pad2                          uint32
+	CgroupPath                                    [cgroupPathLen]byte
 }
 
 func BenchmarkEventProcessingBinaryRead(b *testing.B) {

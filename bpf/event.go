@@ -63,10 +63,18 @@ type Event struct {
 	PPID        uint32 // the real parent's thread group id
 	UID         uint32
 	GID         uint32
-	CgroupID    uint64
-	Syscall     uint32 // native syscall number of the kernel's architecture
-	Errno       Errno  // positive errno
-	Category    Category
+	// CgroupID is the failing task's cgroup in the probe's hierarchy
+	// (Options.CgroupController): the v2 cgroup id, or the v1 controller's.
+	CgroupID uint64
+	// CgroupPath is that cgroup's path below the hierarchy's root as the kernel
+	// knew it at the failure, at most its 6 innermost components ("..." before
+	// them when deeper); "/" for the root. Container ids and Kubernetes pod uids
+	// are segments of it. Empty for asynchronous connect failures (not read
+	// from another task's context): CgroupID identifies the cgroup then.
+	CgroupPath string
+	Syscall    uint32 // native syscall number of the kernel's architecture
+	Errno      Errno  // positive errno
+	Category   Category
 	// Async is set when the failure was learned after the syscall returned
 	// (a non-blocking connect refused or timed out later, via the TCP state).
 	Async bool

@@ -19,6 +19,21 @@
 #define CONFIG_SLOTS 2
 #define TASK_COMM_LEN 16
 #define PATH_LEN 256
+/* The tail of the failing task's cgroup path: its innermost CGROUP_PATH_DEPTH components. */
+#define CGROUP_PATH_LEN 256
+#define CGROUP_PATH_DEPTH 6
+/* Longest cgroup name kept whole in the path (container and pod segments are under 100). */
+#define CGROUP_NAME_LEN 128
+/* health_config.cgroup_subsys: the v2 default hierarchy rather than a v1 controller's. */
+#define CGROUP_DEFAULT_HIERARCHY 0xffffffff
+/* How many ancestors the scope check looks at: deeper cgroups match by their 16 innermost levels. */
+#define SCOPE_MAX_DEPTH 16
+/* scope_cgroups entries, both config slots together. */
+#define SCOPE_MAX_CGROUPS 8192
+/* Per include or exclude list: user ids, executable names and their length with the NUL. */
+#define SCOPE_MAX_IDS 8
+#define SCOPE_MAX_NAMES 8
+#define SCOPE_NAME_LEN 32
 
 /* Which syscall argument gives the event its context. */
 enum arg_kind {
@@ -38,6 +53,26 @@ enum arg_kind {
 enum config_flags {
 	/* Read path and address arguments for emitted events. */
 	CONFIG_F_INCLUDE_PATHS = 1,
+};
+
+/* health_config.scope_flags: which scope checks run; none set means every process is watched. */
+enum scope_flags {
+	/* Some include rule is set: a failure matching none is not watched. */
+	SCOPE_F_INCLUDE = 1,
+	SCOPE_F_UIDS = 2,
+	SCOPE_F_EXECUTABLES = 4,
+	/* Look up the task's cgroup and its ancestors in scope_cgroups. */
+	SCOPE_F_CGROUPS = 8,
+	SCOPE_F_HOST_ONLY = 16,
+	SCOPE_F_CONTAINERS_ONLY = 32,
+};
+
+/* scope_cgroups values: what a cgroup (and so each of its descendants) is. */
+enum scope_marks {
+	SCOPE_M_INCLUDE = 1,
+	SCOPE_M_EXCLUDE = 2,
+	/* A container's cgroup (for host-only and containers-only). */
+	SCOPE_M_CONTAINER = 4,
 };
 
 enum event_flags {
@@ -60,13 +95,31 @@ struct syscall_rule {
 	__u8 _pad[3];
 };
 
+/* User ids and executable names of one include or exclude list. */
+struct scope_match {
+	__u32 uids[SCOPE_MAX_IDS];
+	/* NUL-padded file names of executables. */
+	char executables[SCOPE_MAX_NAMES][SCOPE_NAME_LEN];
+	__u8 n_uids;
+	__u8 n_executables;
+	__u8 _pad[6];
+};
+
+/* A scope_cgroups key: the cgroup's id in the configured hierarchy, per config slot. */
+struct scope_key {
+	__u64 cgroup_id;
+	__u32 slot;
+	__u32 _pad;
+};
+
 struct health_config {
 	/* Token bucket as GCRA: one event per emit_interval_ns, bursts of up to burst events. */
 	__u64 emit_interval_ns;
 	/* (burst - 1) * emit_interval_ns: how far the bucket's schedule may run ahead of now. */
 	__u64 burst_tolerance_ns;
-	/* Only this cgroup (v2 id) when non-zero. */
-	__u64 cgroup_filter;
+	/* The hierarchy cgroups are read from: a v1 controller's index, or CGROUP_DEFAULT_HIERARCHY. */
+	__u32 cgroup_subsys;
+	__u32 scope_flags;
 	/* Only this process (tgid) when non-zero. */
 	__u32 pid_filter;
 	__u32 flags;
@@ -76,6 +129,11 @@ struct health_config {
 	__u32 wakeup_threshold;
 	/* The kernel's tick (1/HZ) in ns, the period of bpf_jiffies64. */
 	__u64 jiffy_ns;
+	/* The slot this configuration is in: its scope_cgroups entries carry it. */
+	__u32 slot;
+	__u32 _pad;
+	struct scope_match scope_include;
+	struct scope_match scope_exclude;
 	struct syscall_rule rules[MAX_SYSCALLS];
 };
 
@@ -99,6 +157,12 @@ struct tracking_value {
 	__u64 clock_jiffies;
 	/* Until the jiffy counter reaches this, the bucket is surely empty (track.h rate_limit_held). */
 	__u64 held_until_jiffies;
+	/*
+	 * The process's cgroup (cgroup.h) and executable's file name when the series began, what it
+	 * aggregates under; the name is empty when longer than SCOPE_NAME_LEN - 1 or for a kernel thread.
+	 */
+	__u64 cgroup_id;
+	char executable[SCOPE_NAME_LEN];
 	__u8 category;
 	__u8 _pad[7];
 };
@@ -142,10 +206,11 @@ struct connect_attempt {
 	char comm[TASK_COMM_LEN];
 };
 
-/* One failed syscall, as sent through the ring buffer (384 bytes). */
+/* One failed syscall, as sent through the ring buffer (640 bytes). */
 struct health_event {
 	/* CLOCK_BOOTTIME of the failure. */
 	__u64 timestamp_ns;
+	/* The failing task's cgroup in the configured hierarchy (cgroup.h). */
 	__u64 cgroup_id;
 	/* The key's exact count so far, this failure included. */
 	__u64 error_count;
@@ -182,6 +247,8 @@ struct health_event {
 	 */
 	__u32 mnt_ns;
 	__u32 _pad2;
+	/* NUL-terminated: the cgroup's path below its hierarchy's root (cgroup.h), "" when not read. */
+	char cgroup_path[CGROUP_PATH_LEN];
 };
 
 #endif /* SYSCALLHEALTH_HEALTH_H */

@@ -13,6 +13,11 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type healthCgroupPathScratch struct {
+	_   structs.HostLayout
+	Buf [512]int8
+}
+
 type healthConnectAttempt struct {
 	_         structs.HostLayout
 	CgroupId  uint64
@@ -35,12 +40,17 @@ type healthHealthConfig struct {
 	_                structs.HostLayout
 	EmitIntervalNs   uint64
 	BurstToleranceNs uint64
-	CgroupFilter     uint64
+	CgroupSubsys     uint32
+	ScopeFlags       uint32
 	PidFilter        uint32
 	Flags            uint32
 	StormThreshold   uint32
 	WakeupThreshold  uint32
 	JiffyNs          uint64
+	Slot             uint32
+	Pad              uint32
+	ScopeInclude     healthScopeMatch
+	ScopeExclude     healthScopeMatch
 	Rules            [512]healthSyscallRule
 }
 
@@ -70,6 +80,7 @@ type healthHealthEvent struct {
 	Path        [256]int8
 	MntNs       uint32
 	Pad2        uint32
+	CgroupPath  [256]int8
 }
 
 type healthPathScratch struct {
@@ -84,6 +95,22 @@ type healthProbeStats struct {
 	StormSuppressed   uint64
 	Untracked         uint64
 	UntrackedConnects uint64
+}
+
+type healthScopeKey struct {
+	_        structs.HostLayout
+	CgroupId uint64
+	Slot     uint32
+	Pad      uint32
+}
+
+type healthScopeMatch struct {
+	_             structs.HostLayout
+	Uids          [8]uint32
+	Executables   [8][32]int8
+	N_uids        uint8
+	N_executables uint8
+	Pad           [6]uint8
 }
 
 type healthSyscallRule struct {
@@ -114,6 +141,8 @@ type healthTrackingValue struct {
 	ClockNs          uint64
 	ClockJiffies     uint64
 	HeldUntilJiffies uint64
+	CgroupId         uint64
+	Executable       [32]int8
 	Category         uint8
 	Pad              [7]uint8
 }
@@ -122,6 +151,7 @@ type healthTrackingValue struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	healthMapCgroupPathScratch    = "cgroup_path_scratch"
 	healthMapConfig               = "config"
 	healthMapConnectAttempts      = "connect_attempts"
 	healthMapConnectReported      = "connect_reported"
@@ -129,6 +159,7 @@ const (
 	healthMapConnectThreads       = "connect_threads"
 	healthMapEvents               = "events"
 	healthMapPathScratch          = "path_scratch"
+	healthMapScopeCgroups         = "scope_cgroups"
 	healthMapStats                = "stats"
 	healthMapTracking             = "tracking"
 	healthProgInetSockSetStateBtf = "inet_sock_set_state_btf"
@@ -194,15 +225,17 @@ type healthProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type healthMapSpecs struct {
-	Config          *ebpf.MapSpec `ebpf:"config"`
-	ConnectAttempts *ebpf.MapSpec `ebpf:"connect_attempts"`
-	ConnectReported *ebpf.MapSpec `ebpf:"connect_reported"`
-	ConnectRunning  *ebpf.MapSpec `ebpf:"connect_running"`
-	ConnectThreads  *ebpf.MapSpec `ebpf:"connect_threads"`
-	Events          *ebpf.MapSpec `ebpf:"events"`
-	PathScratch     *ebpf.MapSpec `ebpf:"path_scratch"`
-	Stats           *ebpf.MapSpec `ebpf:"stats"`
-	Tracking        *ebpf.MapSpec `ebpf:"tracking"`
+	CgroupPathScratch *ebpf.MapSpec `ebpf:"cgroup_path_scratch"`
+	Config            *ebpf.MapSpec `ebpf:"config"`
+	ConnectAttempts   *ebpf.MapSpec `ebpf:"connect_attempts"`
+	ConnectReported   *ebpf.MapSpec `ebpf:"connect_reported"`
+	ConnectRunning    *ebpf.MapSpec `ebpf:"connect_running"`
+	ConnectThreads    *ebpf.MapSpec `ebpf:"connect_threads"`
+	Events            *ebpf.MapSpec `ebpf:"events"`
+	PathScratch       *ebpf.MapSpec `ebpf:"path_scratch"`
+	ScopeCgroups      *ebpf.MapSpec `ebpf:"scope_cgroups"`
+	Stats             *ebpf.MapSpec `ebpf:"stats"`
+	Tracking          *ebpf.MapSpec `ebpf:"tracking"`
 }
 
 // healthVariableSpecs contains global variables before they are loaded into the kernel.
@@ -232,19 +265,22 @@ func (o *healthObjects) Close() error {
 //
 // It can be passed to loadHealthObjects or ebpf.CollectionSpec.LoadAndAssign.
 type healthMaps struct {
-	Config          *ebpf.Map `ebpf:"config"`
-	ConnectAttempts *ebpf.Map `ebpf:"connect_attempts"`
-	ConnectReported *ebpf.Map `ebpf:"connect_reported"`
-	ConnectRunning  *ebpf.Map `ebpf:"connect_running"`
-	ConnectThreads  *ebpf.Map `ebpf:"connect_threads"`
-	Events          *ebpf.Map `ebpf:"events"`
-	PathScratch     *ebpf.Map `ebpf:"path_scratch"`
-	Stats           *ebpf.Map `ebpf:"stats"`
-	Tracking        *ebpf.Map `ebpf:"tracking"`
+	CgroupPathScratch *ebpf.Map `ebpf:"cgroup_path_scratch"`
+	Config            *ebpf.Map `ebpf:"config"`
+	ConnectAttempts   *ebpf.Map `ebpf:"connect_attempts"`
+	ConnectReported   *ebpf.Map `ebpf:"connect_reported"`
+	ConnectRunning    *ebpf.Map `ebpf:"connect_running"`
+	ConnectThreads    *ebpf.Map `ebpf:"connect_threads"`
+	Events            *ebpf.Map `ebpf:"events"`
+	PathScratch       *ebpf.Map `ebpf:"path_scratch"`
+	ScopeCgroups      *ebpf.Map `ebpf:"scope_cgroups"`
+	Stats             *ebpf.Map `ebpf:"stats"`
+	Tracking          *ebpf.Map `ebpf:"tracking"`
 }
 
 func (m *healthMaps) Close() error {
 	return _HealthClose(
+		m.CgroupPathScratch,
 		m.Config,
 		m.ConnectAttempts,
 		m.ConnectReported,
@@ -252,6 +288,7 @@ func (m *healthMaps) Close() error {
 		m.ConnectThreads,
 		m.Events,
 		m.PathScratch,
+		m.ScopeCgroups,
 		m.Stats,
 		m.Tracking,
 	)

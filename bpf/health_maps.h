@@ -120,4 +120,24 @@ struct {
 	__type(value, struct path_scratch);
 } path_scratch SEC(".maps");
 
+/* scope_cgroups: per config slot, the cgroups the scope rules name; each matches its descendants too. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SCOPE_MAX_CGROUPS);
+	__type(key, struct scope_key);
+	__type(value, __u32);
+} scope_cgroups SEC(".maps");
+
+/* Scratch for building the cgroup path right to left; twice its length so masked offsets stay in bounds. */
+struct cgroup_path_scratch {
+	char buf[2 * CGROUP_PATH_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cgroup_path_scratch);
+} cgroup_path_scratch SEC(".maps");
+
 #endif /* SYSCALLHEALTH_HEALTH_MAPS_H */

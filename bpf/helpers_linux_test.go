@@ -160,7 +160,7 @@ func countOf(t *testing.T, p *Probe, key CountKey) Count {
 	return Count{Key: key}
 }
 
-func mustSyscall(t *testing.T, name string) uint32 {
+func mustSyscall(t testing.TB, name string) uint32 {
 	t.Helper()
 	nr, ok := SyscallByName(name)
 	if !ok {

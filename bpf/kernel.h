@@ -249,6 +249,38 @@ struct nsproxy {
 	struct mnt_namespace *mnt_ns;
 } __core;
 
+struct mm_struct {
+	struct file *exe_file;
+} __core;
+
+struct kernfs_node {
+	const char *name;
+	__u64 id;
+} __core;
+
+struct cgroup;
+
+struct cgroup_subsys_state {
+	struct cgroup *cgroup;
+	struct cgroup_subsys_state *parent;
+} __core;
+
+/* A cgroup's id is its kernfs node's id (Linux 5.5 on). */
+struct cgroup {
+	struct cgroup_subsys_state self;
+	struct kernfs_node *kn;
+} __core;
+
+/*
+ * subsys has CGROUP_SUBSYS_COUNT entries in the kernel (14 with every
+ * controller built in); userspace checks the index against the kernel's BTF.
+ */
+#define CGROUP_SUBSYS_SLOTS 16
+struct css_set {
+	struct cgroup_subsys_state *subsys[CGROUP_SUBSYS_SLOTS];
+	struct cgroup *dfl_cgrp;
+} __core;
+
 struct task_struct {
 	struct thread_info thread_info;
 	unsigned int flags;
@@ -257,6 +289,8 @@ struct task_struct {
 	struct task_struct *real_parent;
 	struct files_struct *files;
 	struct nsproxy *nsproxy;
+	struct mm_struct *mm;
+	struct css_set *cgroups;
 } __core;
 
 /*

@@ -11,9 +11,10 @@ import (
 // configFlagIncludePaths mirrors health.h CONFIG_F_INCLUDE_PATHS.
 const configFlagIncludePaths = 1
 
-// kernelConfig is the config map value for opts (with defaults applied) and a
-// ring buffer of ringSize bytes. Validate must have accepted opts.
-func kernelConfig(opts Options, ringSize int) (*healthHealthConfig, error) {
+// kernelConfig is the config map value for opts (with defaults applied), a
+// ring buffer of ringSize bytes, the cgroup controller index cgroupSubsys
+// (cgroupDefaultHierarchy for v2) and config slot. Validate must have accepted opts.
+func kernelConfig(opts Options, ringSize int, cgroupSubsys, slot uint32) (*healthHealthConfig, error) {
 	rules, err := compileRules(opts.Rules)
 	if err != nil {
 		return nil, err
@@ -29,7 +30,11 @@ func kernelConfig(opts Options, ringSize int) (*healthHealthConfig, error) {
 	cfg := &healthHealthConfig{
 		EmitIntervalNs:   rate.emitIntervalNs,
 		BurstToleranceNs: rate.burstToleranceNs,
-		CgroupFilter:     opts.CgroupFilter,
+		CgroupSubsys:     cgroupSubsys,
+		ScopeFlags:       opts.Scope.kernelFlags(),
+		ScopeInclude:     opts.Scope.Include.kernelMatch(),
+		ScopeExclude:     opts.Scope.Exclude.kernelMatch(),
+		Slot:             slot,
 		PidFilter:        opts.PIDFilter,
 		// Storm guard from half the ring; wakeups from a quarter (measured: no
 		// loss at ~500k events/s with a reader that also polls every 10 ms).

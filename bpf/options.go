@@ -35,8 +35,13 @@ type Options struct {
 	IncludePaths bool
 	// PIDFilter restricts the probe to one process (thread group id); 0 watches every process.
 	PIDFilter uint32
-	// CgroupFilter restricts the probe to one cgroup v2 id (not its descendants); 0 watches every cgroup.
-	CgroupFilter uint64
+	// Scope selects the watched processes; the zero value watches all of them.
+	Scope Scope
+	// CgroupController names the cgroup v1 controller (e.g. "pids") whose
+	// hierarchy the probe reads a failing task's cgroup from: on v1 and hybrid
+	// hosts, where the v2 hierarchy may hold no process. "" reads the v2
+	// (default) hierarchy. Scope cgroup ids and Event.CgroupID are of that hierarchy.
+	CgroupController string
 }
 
 // The defaults and bounds of the options. The receiver's settings are these options, so it takes its defaults
@@ -77,7 +82,7 @@ func (o Options) Validate() error {
 	if o.TrackingMapSize < 0 || o.TrackingMapSize > MaxTrackingMapSize {
 		return fmt.Errorf("TrackingMapSize %d: must be between 1 and %d entries (0 means %d)", o.TrackingMapSize, MaxTrackingMapSize, DefaultTrackingMapSize)
 	}
-	return nil
+	return o.Scope.Validate()
 }
 
 func validateRingBufferSize(size int) error {

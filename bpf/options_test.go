@@ -118,7 +118,9 @@ func TestOptionsValidate(t *testing.T) {
 		{RingBufferSize: page},
 		{RingBufferSize: 4 << 20, TrackingMapSize: 1},
 		{Rules: []Rule{{Syscall: "openat", AllErrnos: true}}},
-		{Rules: []Rule{{Syscall: "openat", Errnos: []Errno{2, 255}}}, PIDFilter: 1, CgroupFilter: 1, IncludePaths: true},
+		{Rules: []Rule{{Syscall: "openat", Errnos: []Errno{2, 255}}}, PIDFilter: 1, IncludePaths: true},
+		{Scope: Scope{Include: ScopeMatch{UIDs: []uint32{0, 1, 2, 3, 4, 5, 6, 7}, Executables: []string{"nginx", strings.Repeat("x", 31)}, Cgroups: []uint64{1, 2}},
+			Exclude: ScopeMatch{Cgroups: []uint64{3}}, Workloads: WorkloadsContainers, Containers: []uint64{4}}},
 	}
 	for _, o := range valid {
 		if err := o.Validate(); err != nil {
@@ -143,6 +145,13 @@ func TestOptionsValidate(t *testing.T) {
 		{Options{RingBufferSize: 512 << 20}, "RingBufferSize"},
 		{Options{TrackingMapSize: -1}, "TrackingMapSize"},
 		{Options{TrackingMapSize: 1<<20 + 1}, "TrackingMapSize"},
+		{Options{Scope: Scope{Include: ScopeMatch{UIDs: make([]uint32, 9)}}}, "Scope.Include.UIDs"},
+		{Options{Scope: Scope{Exclude: ScopeMatch{Executables: make([]string, 9)}}}, "Scope.Exclude.Executables"},
+		{Options{Scope: Scope{Exclude: ScopeMatch{Executables: []string{"bin/sh"}}}}, "Scope.Exclude.Executables[0]"},
+		{Options{Scope: Scope{Include: ScopeMatch{Executables: []string{""}}}}, "Scope.Include.Executables[0]"},
+		{Options{Scope: Scope{Include: ScopeMatch{Executables: []string{strings.Repeat("x", 32)}}}}, "Scope.Include.Executables[0]"},
+		{Options{Scope: Scope{Workloads: 3}}, "Scope.Workloads"},
+		{Options{Scope: Scope{Workloads: WorkloadsHost, Containers: manyCgroups(maxScopeCgroups + 1)}}, "Scope:"},
 	}
 	for _, tc := range invalid {
 		err := tc.opts.Validate()
@@ -171,4 +180,12 @@ func TestOptionsValidate(t *testing.T) {
 	if r := rules[2]; r.category != CategoryUnknown || r.arg != argNone {
 		t.Errorf("a syscall outside the watched table compiled to %+v", r)
 	}
+}
+
+func manyCgroups(n int) []uint64 {
+	ids := make([]uint64, n)
+	for i := range ids {
+		ids[i] = uint64(i + 1)
+	}
+	return ids
 }

@@ -44,6 +44,13 @@ type Probe struct {
 	stats    *ebpf.Map
 	config   *ebpf.Map
 	slot     *ebpf.Variable
+	// scopeCgroups holds the cgroups of both config slots' scopes.
+	scopeCgroups *ebpf.Map
+	// barrier waits out the programs still running with a configuration just replaced.
+	barrier *programBarrier
+	// cgroupController and its index cgroupSubsys select the hierarchy cgroups are read from.
+	cgroupController string
+	cgroupSubsys     uint32
 
 	ringSize     int
 	trackingSize int
@@ -71,6 +78,11 @@ type Count struct {
 	Count       uint64
 	FirstSeenNs uint64
 	LastSeenNs  uint64
+	// CgroupID and Executable are the process's cgroup (as Event.CgroupID) and executable's file name
+	// (process.executable.name) when the series began; Executable is "" when longer than 31 bytes, for
+	// kernel threads and for asynchronous connect failures.
+	CgroupID   uint64
+	Executable string
 }
 
 // Stats are the probe's totals since load, summed over CPUs.
@@ -123,6 +135,10 @@ func load(opts Options, hooks, socketHooks []Hook) (_ *Probe, err error) {
 	if err := checkPrerequisites(); err != nil {
 		return nil, err
 	}
+	cgroupSubsys, err := cgroupSubsysIndex(opts.CgroupController)
+	if err != nil {
+		return nil, err
+	}
 	// Before Linux 5.11, BPF memory is charged to RLIMIT_MEMLOCK.
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("lifting RLIMIT_MEMLOCK for BPF maps (needs CAP_SYS_RESOURCE before Linux 5.11): %w", err)
@@ -141,20 +157,26 @@ func load(opts Options, hooks, socketHooks []Hook) (_ *Probe, err error) {
 		return nil, fmt.Errorf("creating the probe's maps: %w", err)
 	}
 	p := &Probe{
-		maps:         coll,
-		programs:     make(map[string]*ebpf.Program),
-		tracking:     coll.Maps[healthMapTracking],
-		stats:        coll.Maps[healthMapStats],
-		config:       coll.Maps[healthMapConfig],
-		slot:         coll.Variables[healthVarActiveConfigSlot],
-		ringSize:     opts.RingBufferSize,
-		trackingSize: opts.TrackingMapSize,
+		maps:             coll,
+		programs:         make(map[string]*ebpf.Program),
+		tracking:         coll.Maps[healthMapTracking],
+		stats:            coll.Maps[healthMapStats],
+		config:           coll.Maps[healthMapConfig],
+		slot:             coll.Variables[healthVarActiveConfigSlot],
+		scopeCgroups:     coll.Maps[healthMapScopeCgroups],
+		cgroupSubsys:     cgroupSubsys,
+		cgroupController: opts.CgroupController,
+		ringSize:         opts.RingBufferSize,
+		trackingSize:     opts.TrackingMapSize,
 	}
 	defer func() {
 		if err != nil {
 			p.Close()
 		}
 	}()
+	if p.barrier, err = newProgramBarrier(); err != nil {
+		return nil, err
+	}
 	// The programs read the configuration from their first run on.
 	if err := p.writeConfig(opts, 0); err != nil {
 		return nil, err
@@ -243,10 +265,16 @@ func attach(hook Hook, tp tracepoint, prog *ebpf.Program) (link.Link, error) {
 	return nil, fmt.Errorf("unknown hook %q", hook)
 }
 
-// writeConfig writes opts into config slot and makes it the one the programs read.
+// writeConfig writes opts into config slot and makes it the one the programs
+// read. The slot's scope cgroups are written first: a program sees one
+// configuration whole, with its own scope. It returns once no program runs
+// with the other slot any more, which the next write may then reuse.
 func (p *Probe) writeConfig(opts Options, slot uint32) error {
-	cfg, err := kernelConfig(opts, p.ringSize)
+	cfg, err := kernelConfig(opts, p.ringSize, p.cgroupSubsys, slot)
 	if err != nil {
+		return err
+	}
+	if err := p.writeScope(opts.Scope, slot); err != nil {
 		return err
 	}
 	if err := p.config.Put(slot, cfg); err != nil {
@@ -256,7 +284,7 @@ func (p *Probe) writeConfig(opts Options, slot uint32) error {
 		return fmt.Errorf("switching the probe configuration: %w", err)
 	}
 	p.activeSlot = slot
-	return nil
+	return p.barrier.wait()
 }
 
 // Hook reports which attach mechanism the syscall exit program uses.
@@ -382,6 +410,8 @@ func toCount(k healthTrackingKey, v healthTrackingValue) Count {
 		Count:       v.Count,
 		FirstSeenNs: v.FirstSeenNs,
 		LastSeenNs:  v.LastSeenNs,
+		CgroupID:    v.CgroupId,
+		Executable:  cString32(v.Executable),
 	}
 }
 
@@ -430,13 +460,17 @@ func (p *Probe) Stats() (Stats, error) {
 	return s, nil
 }
 
-// Update applies new rules, rate limit, path reading and filters without
-// reloading: the programs switch to the new configuration at once, and counts
-// are kept. Sizes cannot change at runtime: a zero size keeps the current one,
-// any other differing size is an error.
+// Update applies new rules, rate limit, path reading, filters and scopes
+// without reloading: the programs switch to the new configuration at once (a
+// failure is judged by the old one or the new one, never by a mix), and counts
+// are kept. Sizes and the cgroup controller cannot change at runtime: a zero
+// size keeps the current one, any other differing value is an error.
 func (p *Probe) Update(opts Options) error {
 	if err := opts.Validate(); err != nil {
 		return err
+	}
+	if opts.CgroupController != p.cgroupController {
+		return fmt.Errorf("CgroupController cannot change at runtime (%q now, %q requested): close the probe and load a new one", p.cgroupController, opts.CgroupController)
 	}
 	if opts.RingBufferSize != 0 && opts.RingBufferSize != p.ringSize {
 		return fmt.Errorf("RingBufferSize cannot change at runtime (%d now, %d requested): close the probe and load a new one", p.ringSize, opts.RingBufferSize)
@@ -474,7 +508,22 @@ func (p *Probe) Close() error {
 			errs = append(errs, prog.Close())
 		}
 		p.maps.Close()
+		if p.barrier != nil {
+			errs = append(errs, p.barrier.Close())
+		}
 		p.closeErr = errors.Join(errs...)
 	})
 	return p.closeErr
+}
+
+// cString32 is a NUL-padded name of the kernel.
+func cString32(c [32]int8) string {
+	b := make([]byte, 0, len(c))
+	for _, ch := range c {
+		if ch == 0 {
+			break
+		}
+		b = append(b, byte(ch))
+	}
+	return string(b)
 }

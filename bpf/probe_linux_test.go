@@ -47,6 +47,7 @@ func TestEventLayoutMatchesKernelStruct(t *testing.T) {
 		"comm":         {unsafe.Offsetof(e.Comm), offComm},
 		"path":         {unsafe.Offsetof(e.Path), offPath},
 		"mnt_ns":       {unsafe.Offsetof(e.MntNs), offMountNS},
+		"cgroup_path":  {unsafe.Offsetof(e.CgroupPath), offCgroupPath},
 	}
 	for field, o := range offsets {
 		if o[0] != o[1] {
@@ -56,8 +57,8 @@ func TestEventLayoutMatchesKernelStruct(t *testing.T) {
 	if s := unsafe.Sizeof(e); s != eventSize || unsafe.Sizeof(rawEvent{}) != eventSize {
 		t.Errorf("health_event is %d bytes in C, decoder expects %d (benchmark mirror %d)", s, eventSize, unsafe.Sizeof(rawEvent{}))
 	}
-	if len(e.Comm) != commLen || len(e.Path) != pathLen {
-		t.Errorf("comm/path are %d/%d bytes in C", len(e.Comm), len(e.Path))
+	if len(e.Comm) != commLen || len(e.Path) != pathLen || len(e.CgroupPath) != cgroupPathLen {
+		t.Errorf("comm/path/cgroup_path are %d/%d/%d bytes in C", len(e.Comm), len(e.Path), len(e.CgroupPath))
 	}
 	var cfg healthHealthConfig
 	if len(cfg.Rules) != maxSyscalls || len(cfg.Rules[0].Errnos) != errnoBitmapWords {
@@ -132,7 +133,7 @@ func TestLoadHealthProgram(t *testing.T) {
 	if err := p.config.Lookup(slot, &got); err != nil {
 		t.Fatal(err)
 	}
-	wantCfg, err := kernelConfig(Options{}.withDefaults(), DefaultRingBufferSize)
+	wantCfg, err := kernelConfig(Options{}.withDefaults(), DefaultRingBufferSize, cgroupDefaultHierarchy, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func TestRingBufferCreation(t *testing.T) {
 		log.waitFor(t, "write ENOSPC", func(ev Event) bool { return ev.Syscall == write && ev.PID == self })
 	})
 
-	// A one-page ring holds 10 records of 384 bytes (event + 8-byte header).
+	// A one-page ring holds 6 records of 648 bytes (event + 8-byte header).
 	// The storm guard stops a series once half the ring is unread; every
 	// failure is still counted, and the next event reports the held-back ones.
 	t.Run("storm guard", func(t *testing.T) {
@@ -279,7 +280,7 @@ func TestRingBufferCreation(t *testing.T) {
 		if c := countOf(t, p, key); c.Count != 100 {
 			t.Fatalf("count %d, want 100", c.Count)
 		}
-		const emitted = 6 // 5 records (1920 B) < 2048 <= 6 records (2304 B)
+		const emitted = 4 // 3 records (1944 B) < 2048 <= 4 records (2592 B)
 		stats, err := p.Stats()
 		if err != nil {
 			t.Fatal(err)
@@ -327,7 +328,7 @@ func TestRingBufferCreation(t *testing.T) {
 				t.Fatalf("%s(-1): %v, want EBADF", n, errno)
 			}
 		}
-		const fit = 10 // 10 x 384 B = 3840 B <= 4096 B < 11 x 384 B
+		const fit = 6 // 6 x 648 B = 3888 B <= 4096 B < 7 x 648 B
 		stats, err := p.Stats()
 		if err != nil {
 			t.Fatal(err)
@@ -381,19 +382,19 @@ func TestConfigMapUpdate(t *testing.T) {
 		t.Errorf("without IncludePaths: path %q fd %d", ev.Path, ev.FD)
 	}
 
-	// Filters: another pid, then a cgroup that is not ours, exclude this process; our cgroup includes it.
+	// Filters: another pid, then a scope of a cgroup that is not ours, exclude this process; our cgroup includes it.
 	if err := p.Update(Options{Rules: writeENOSPC, PIDFilter: uint32(os.Getppid())}); err != nil {
 		t.Fatal(err)
 	}
 	failWriteFull(t)
-	if err := p.Update(Options{Rules: writeENOSPC, PIDFilter: self, CgroupFilter: ev.CgroupID + 1000}); err != nil {
+	if err := p.Update(Options{Rules: writeENOSPC, PIDFilter: self, Scope: Scope{Include: ScopeMatch{Cgroups: []uint64{ev.CgroupID + 1000}}}}); err != nil {
 		t.Fatal(err)
 	}
 	failWriteFull(t)
 	if c := countOf(t, p, key); c.Count != 2 {
 		t.Fatalf("count %d after filtering this process out, want still 2", c.Count)
 	}
-	if err := p.Update(Options{Rules: writeENOSPC, PIDFilter: self, CgroupFilter: ev.CgroupID}); err != nil {
+	if err := p.Update(Options{Rules: writeENOSPC, PIDFilter: self, Scope: Scope{Include: ScopeMatch{Cgroups: []uint64{ev.CgroupID}}}}); err != nil {
 		t.Fatal(err)
 	}
 	failWriteFull(t)

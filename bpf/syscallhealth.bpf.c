@@ -24,6 +24,7 @@
 #include <bpf/bpf_core_read.h>
 #include "health.h"
 #include "health_maps.h"
+#include "cgroup.h"
 #include "track.h"
 #include "syscall.h"
 #include "connect.h"
@@ -270,11 +271,12 @@ static __always_inline int handle_failure(struct pt_regs *regs, bool regs_from_t
 		.syscall_nr = nr,
 		.errno_nr = errno_nr,
 	};
-	struct health_event *e = track_failure(cfg, &key, rule->category, 0);
+	struct health_event *e = track_failure(cfg, &key, rule->category, 0, NULL);
 	if (!e)
 		return 0;
 
 	fill_task(e, pid_tgid);
+	fill_cgroup(e, task_cgroup(cfg, (struct task_struct *)bpf_get_current_task()));
 	fill_arguments(rule, e, regs, errno_nr, cfg->flags & CONFIG_F_INCLUDE_PATHS);
 	/* The source of a connect that failed during its syscall, recorded before the socket was disconnected. */
 	if (local.family && local.family == e->family) {

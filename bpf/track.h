@@ -14,6 +14,7 @@
 #include <bpf/bpf_core_read.h>
 #include "health.h"
 #include "health_maps.h"
+#include "cgroup.h"
 
 enum stat_field {
 	STAT_RINGBUF_DROPS,
@@ -57,14 +58,12 @@ static __always_inline const struct health_config *active_config(void)
 	return bpf_map_lookup_elem(&config, &slot);
 }
 
-/* The pid and cgroup filters; cgroup_id is only computed when a cgroup filter is set. */
+/* The pid filter and the workload scopes (cgroup.h), for the current task. */
 static __always_inline bool filtered_out(const struct health_config *cfg, __u32 tgid)
 {
 	if (cfg->pid_filter && cfg->pid_filter != tgid)
 		return true;
-	if (cfg->cgroup_filter && cfg->cgroup_filter != bpf_get_current_cgroup_id())
-		return true;
-	return false;
+	return scope_rejects(cfg);
 }
 
 /* Whether rule reports errno_nr: its bitmap covers 1-255, all_errnos the rest. */
@@ -137,10 +136,12 @@ static __always_inline void hold_until(const struct health_config *cfg, struct t
  * the key's fields filled and every context field cleared, or NULL when the
  * failure is not to be emitted (it is then remembered as suppressed, or lost
  * to a full ring and counted as a drop). The caller fills the context and
- * calls submit_event.
+ * calls submit_event. A new series records who failed: the current task, or
+ * for a failure learned in another context the connect attempt's task.
  */
 static __always_inline struct health_event *
-track_failure(const struct health_config *cfg, const struct tracking_key *key, __u8 category, __u8 flags)
+track_failure(const struct health_config *cfg, const struct tracking_key *key, __u8 category, __u8 flags,
+	      const struct connect_attempt *attempt)
 {
 	__u64 jiffies = bpf_jiffies64();
 	__u64 now = 0;
@@ -152,6 +153,15 @@ track_failure(const struct health_config *cfg, const struct tracking_key *key, _
 			.first_seen_ns = now,
 			.category = category,
 		};
+
+		if (attempt) {
+			fresh.cgroup_id = attempt->cgroup_id;
+		} else {
+			struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+			fresh.cgroup_id = cgroup_id_of(task_cgroup(cfg, task));
+			read_executable(task, fresh.executable);
+		}
 
 		/*
 		 * BPF_NOEXIST: if another CPU created the key meanwhile, its entry
@@ -245,6 +255,7 @@ track_failure(const struct health_config *cfg, const struct tracking_key *key, _
 	__builtin_memset(e->peer_addr, 0, sizeof(e->peer_addr));
 	__builtin_memset(e->comm, 0, sizeof(e->comm));
 	e->path[0] = 0;
+	e->cgroup_path[0] = 0;
 	return e;
 }
 
@@ -272,7 +283,6 @@ static __always_inline void fill_task(struct health_event *e, __u64 pid_tgid)
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	e->uid = (__u32)uid_gid;
 	e->gid = uid_gid >> 32;
-	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 }

@@ -73,7 +73,7 @@ func TestTrackingMapFullCountsEveryFailure(t *testing.T) {
 	port := strconv.Itoa(testenv.ClosedLoopbackPort(t))
 	p := loadProbe(t, Options{
 		TrackingMapSize: mapSize,
-		CgroupFilter:    cg.ID,
+		Scope:           Scope{Include: ScopeMatch{Cgroups: []uint64{cg.ID}}},
 		Rules:           []Rule{{Syscall: "connect", Errnos: []Errno{eCONNREFUSED}}},
 	})
 

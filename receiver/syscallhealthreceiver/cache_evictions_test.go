@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/internal/cgroups"
 )
 
 // Every cache of the receiver is bounded, and what it drops to stay within its bound is counted
@@ -32,9 +33,11 @@ func TestProcessCacheCountsEvictions(t *testing.T) {
 	}
 	assert.Equal(t, uint64(maxRememberedIDs), c.evictedUsers.Load(), "the full table is forgotten at once")
 
+	c.mu.Lock()
 	for cgroup := range uint64(maxRememberedIDs + 1) {
-		c.rememberContainer(cgroup, "c")
+		c.rememberIdentity(cgroup, cgroups.Identity{ContainerID: "c"})
 	}
+	c.mu.Unlock()
 	assert.Equal(t, uint64(maxRememberedIDs), c.evictedContainers.Load())
 }
 

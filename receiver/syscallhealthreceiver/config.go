@@ -67,11 +67,32 @@ type Config struct {
 	ErrorMode ErrorMode `mapstructure:"error_mode"`
 	// Findings turns failure patterns into health findings (syscallhealth.issue records, syscallhealth.issues.active).
 	Findings findings.Config `mapstructure:"findings"`
+	// Scope selects the watched processes, in the kernel before counting; by default every process.
+	Scope ScopeConfig `mapstructure:"scope"`
+	// FailuresGranularity is what one syscallhealth.failures series counts for: process (default),
+	// container, executable or host.
+	FailuresGranularity Granularity `mapstructure:"failures_granularity"`
 
 	metadata.MetricsBuilderConfig `mapstructure:",squash"`
 	// Events switches the failure and finding records on or off (events::<name>::enabled).
 	Events metadata.EventsConfig `mapstructure:"events"`
 }
+
+// Granularity is what one syscallhealth.failures series counts for.
+type Granularity string
+
+const (
+	// GranularityProcess: one resource per process (process.pid and its attributes).
+	GranularityProcess Granularity = "process"
+	// GranularityContainer: one resource per container (container.id, k8s.pod.uid) and one for the host's
+	// processes outside containers.
+	GranularityContainer Granularity = "container"
+	// GranularityExecutable: one resource per executable (process.executable.name, the file name the kernel
+	// recorded when the process's series began).
+	GranularityExecutable Granularity = "executable"
+	// GranularityHost: the host's resource only.
+	GranularityHost Granularity = "host"
+)
 
 // RateLimitConfig is the in-kernel token bucket applied per (process, syscall, errno).
 type RateLimitConfig struct {
@@ -88,6 +109,8 @@ func createDefaultConfig() *Config {
 		IncludePaths:         true,
 		ErrorMode:            ErrorModePropagate,
 		Findings:             findings.NewDefaultConfig(),
+		Scope:                ScopeConfig{Workloads: WorkloadsAll},
+		FailuresGranularity:  GranularityProcess,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		Events:               metadata.DefaultEventsConfig(),
 	}
@@ -121,6 +144,15 @@ func (cfg *Config) Validate() error {
 		if err := validateRootPath(cfg.RootPath); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := cfg.Scope.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	switch cfg.FailuresGranularity {
+	case GranularityProcess, GranularityContainer, GranularityExecutable, GranularityHost:
+	default:
+		errs = append(errs, fmt.Errorf("failures_granularity must be %q, %q, %q or %q, got %q",
+			GranularityProcess, GranularityContainer, GranularityExecutable, GranularityHost, cfg.FailuresGranularity))
 	}
 	switch cfg.ErrorMode {
 	case ErrorModePropagate, ErrorModeIgnore:

@@ -114,7 +114,7 @@ func TestContainerIDFromCgroup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, containerIDFromCgroups(hostfs.ParseCgroups(strings.NewReader(tt.cgroup))))
+			assert.Equal(t, tt.want, identityFromCgroups(hostfs.ParseCgroups(strings.NewReader(tt.cgroup))).ContainerID)
 		})
 	}
 }

@@ -270,7 +270,7 @@ func TestCountsToMetrics(t *testing.T) {
 	drops.malformed.Add(1)
 	drops.backpressure.Add(7)
 	collector := newMetricsCollector(mb, hostInfo{name: testHostName}, pipeline.processes, pipeline.destination, &drops,
-		pipeline.escalation, pipeline.findings, pipeline.processes.host, pipeline.clock, loadTime, 16)
+		pipeline.escalation, pipeline.findings, pipeline.processes.host, pipeline.clock, loadTime, 16, GranularityProcess)
 	// The flush loop has evaluated the rules since the events: the gauge counts the findings they opened
 	// (disk_full, connection_refused, port_conflict, process_limit).
 	require.Len(t, pipeline.findings.Evaluate(), 4)

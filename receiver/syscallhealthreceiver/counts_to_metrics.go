@@ -55,18 +55,35 @@ type metricsCollector struct {
 	// processes need. Past it the longest waiting are given up and counted in undelivered.
 	maxAwaitingSeries int
 	undelivered       uint64
+
+	// aggregates sums the counts per container, executable or host; nil at process granularity.
+	aggregates *failureAggregates
+	// pending is since when the series of processes whose workload is not known yet (gone before the first
+	// event of their cgroup was enriched) are held back.
+	pending map[uint32]time.Time
+	// final is set for the last collection at shutdown: nothing is held back any more.
+	final bool
 }
+
+// maxPending bounds how long the series of a process gone before any event of its cgroup was enriched wait
+// for that event (it tells the workload; the enricher may lag behind under load): after that (the events
+// were lost to a full ring) they are emitted without it.
+const maxPending = 10 * time.Second
 
 func newMetricsCollector(mb *metadata.MetricsBuilder, host hostInfo, processes *processCache,
 	destination *destinationCounts, drops *dropCounters, escalation *escalationTracker,
-	engine *findings.Engine, hostFS *hostfs.Host, clock wallClock, loadTime time.Time, maxAwaitingSeries int,
+	engine *findings.Engine, hostFS *hostfs.Host, clock wallClock, loadTime time.Time, maxAwaitingSeries int, granularity Granularity,
 ) *metricsCollector {
 	ts := pcommon.NewTimestampFromTime(loadTime)
-	return &metricsCollector{
+	m := &metricsCollector{
 		mb: mb, host: host, processes: processes, destination: destination, drops: drops, escalation: escalation,
 		findings: engine, hostFS: hostFS, clock: clock, loadTime: ts, previous: ts, series: make(map[bpf.CountKey]*seriesStart),
-		maxAwaitingSeries: maxAwaitingSeries,
+		maxAwaitingSeries: maxAwaitingSeries, pending: make(map[uint32]time.Time),
 	}
+	if granularity != GranularityProcess {
+		m.aggregates = newFailureAggregates(granularity)
+	}
+	return m
 }
 
 // exitedAmong returns the processes with counts or connect series that have exited. The caller asks before
@@ -111,27 +128,63 @@ func (m *metricsCollector) collect(counts []bpf.Count, exited map[uint32]bool, s
 	slices.Sort(pids)
 
 	seen := make(map[bpf.CountKey]bool, len(counts))
+	if m.aggregates != nil {
+		m.aggregates.begin()
+	}
 	for _, pid := range pids {
 		own := byPID[pid]
 		slices.SortFunc(own, func(a, b bpf.Count) int {
 			return cmp.Or(cmp.Compare(a.Key.Syscall, b.Key.Syscall), cmp.Compare(a.Key.Errno, b.Key.Errno))
 		})
-		info := m.processes.forPID(pid)
+		var cgroupID uint64
+		if len(own) > 0 {
+			cgroupID = own[0].CgroupID
+		}
+		info, known := m.processes.forCounts(pid, cgroupID)
+		if !known && cgroupID != 0 && !m.final {
+			since, held := m.pending[pid]
+			if !held {
+				since = now
+				m.pending[pid] = now
+			}
+			if now.Sub(since) < maxPending {
+				// Its first event is still on its way: wait for it rather than count without the workload.
+				for _, c := range own {
+					seen[c.Key] = true
+				}
+				delete(exited, pid)
+				continue
+			}
+		}
+		delete(m.pending, pid)
 		for _, c := range own {
 			seen[c.Key] = true
 			// The generated builder stamps the start time set by Reset on the points recorded next.
-			m.mb.Reset(metadata.WithStartTime(m.startOf(c)))
-			m.mb.RecordSyscallhealthFailuresDataPoint(ts, int64(c.Count), bpf.SyscallName(c.Key.Syscall), c.Key.Errno.Name(),
-				metadata.MapAttributeSyscallhealthCategory[c.Category.String()])
+			start := m.startOf(c)
 			if m.findings != nil {
 				m.findings.ObserveCount(countObservation(c, info, m.clock))
 			}
+			if m.aggregates != nil {
+				m.aggregates.add(c, m.aggregates.resourceOf(c, info), m.previous)
+				continue
+			}
+			m.mb.Reset(metadata.WithStartTime(start))
+			m.mb.RecordSyscallhealthFailuresDataPoint(ts, int64(c.Count), bpf.SyscallName(c.Key.Syscall), c.Key.Errno.Name(),
+				metadata.MapAttributeSyscallhealthCategory[c.Category.String()])
 		}
-		for _, d := range m.destination.snapshot(pid) {
+		// syscallhealth.connect.failures stays per process at every granularity.
+		destinations := m.destination.snapshot(pid)
+		for _, d := range destinations {
 			m.mb.Reset(metadata.WithStartTime(d.start))
 			m.mb.RecordSyscallhealthConnectFailuresDataPoint(ts, int64(d.count), d.peer.Addr().Unmap().String(), int64(d.peer.Port()), d.errno.Name())
 		}
-		m.mb.EmitForResource(metadata.WithResource(processResource(m.mb.NewResourceBuilder(), m.host, info)))
+		if m.aggregates == nil || len(destinations) > 0 {
+			m.mb.EmitForResource(metadata.WithResource(processResource(m.mb.NewResourceBuilder(), m.host, info)))
+		}
+	}
+	if m.aggregates != nil {
+		m.aggregates.end(seen)
+		m.aggregates.record(m.mb, m.host, ts)
 	}
 
 	m.mb.Reset(metadata.WithStartTime(m.loadTime))

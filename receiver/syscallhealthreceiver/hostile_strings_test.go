@@ -57,7 +57,7 @@ func TestHostileStringsAreEscaped(t *testing.T) {
 	cfg := createDefaultConfig()
 	mb := metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, receivertest.NewNopSettings(metadata.Type))
 	collector := newMetricsCollector(mb, hostInfo{name: testHostName}, pipeline.processes, pipeline.destination, &dropCounters{},
-		pipeline.escalation, pipeline.findings, pipeline.processes.host, pipeline.clock, bootBase, 1)
+		pipeline.escalation, pipeline.findings, pipeline.processes.host, pipeline.clock, bootBase, 1, GranularityProcess)
 	counts := []bpf.Count{{Key: bpf.CountKey{PID: 7777, Syscall: refused.Syscall, Errno: refused.Errno}, Category: bpf.CategoryNetwork, Count: 1, FirstSeenNs: 100e9}}
 	metrics := collector.collect(counts, nil, bpf.Stats{}, bootBase.Add(101*time.Second))
 	testenv.RequireStrictOTLPMetrics(t, metrics)

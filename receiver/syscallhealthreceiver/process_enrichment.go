@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/syscallhealth/syscallhealth/bpf"
+	"github.com/syscallhealth/syscallhealth/internal/cgroups"
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/hostfs"
 )
 
@@ -54,6 +55,10 @@ type processInfo struct {
 	// executable, else by it.
 	Command     string
 	ContainerID string // "" outside containers
+	PodUID      string // k8s.pod.uid; "" outside Kubernetes pods
+	// workloadKnown is set once ContainerID and PodUID are known (also when empty): from the kernel's
+	// cgroup of an event, or from /proc while the process lived.
+	workloadKnown bool
 	// MountNamespace is the inode of the process's mount namespace; 0 when unknown.
 	MountNamespace uint64
 	// startTime is field 22 of /proc/<pid>/stat (clock ticks after boot): with the PID it identifies the
@@ -98,8 +103,9 @@ type processCache struct {
 	byPID   map[uint32]*list.Element // of *cacheEntry
 	recency *list.List               // front = most recently used
 	users   map[uint32]string
-	// containers remembers the container of each cgroup seen, for processes gone before /proc was read.
-	containers map[uint64]string
+	// identities remembers the workload of each cgroup seen (by its id in the probe's hierarchy), for
+	// events that carry no cgroup path (asynchronous connect failures) and processes gone before /proc was read.
+	identities map[uint64]cgroups.Identity
 	// Entries dropped to stay within processCacheSize and maxRememberedIDs.
 	evictedProcesses, evictedUsers, evictedContainers atomic.Uint64
 }
@@ -114,13 +120,66 @@ func newProcessCache(host *hostfs.Host, readCommandArgs bool) *processCache {
 		byPID:           make(map[uint32]*list.Element),
 		recency:         list.New(),
 		users:           make(map[uint32]string),
-		containers:      make(map[uint64]string),
+		identities:      make(map[uint64]cgroups.Identity),
 	}
 }
 
 // forEvent returns the process of an event as it was at the failure, reading /proc only when the process is
-// new, due for a check, or failed under a name the cache has not seen.
+// new, due for a check, or failed under a name the cache has not seen. Its container and pod are those of the
+// cgroup the kernel saw it in at the failure, when the event names it.
 func (c *processCache) forEvent(ev *bpf.Event) *processInfo {
+	return c.withEventIdentity(c.processOf(ev), ev)
+}
+
+// withEventIdentity returns info with the workload of the event's cgroup, when known.
+func (c *processCache) withEventIdentity(info *processInfo, ev *bpf.Event) *processInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var id cgroups.Identity
+	if ev.CgroupPath != "" {
+		id = cgroups.IdentityOf(ev.CgroupPath)
+		c.rememberIdentity(ev.CgroupID, id)
+	} else if known, ok := c.identities[ev.CgroupID]; ok {
+		id = known
+	} else {
+		return info
+	}
+	return c.withIdentity(info, id)
+}
+
+// withIdentity returns info with the workload id, publishing a changed copy in the process's entry; c.mu
+// must be held.
+func (c *processCache) withIdentity(info *processInfo, id cgroups.Identity) *processInfo {
+	if info.workloadKnown && info.ContainerID == id.ContainerID && info.PodUID == id.PodUID {
+		return info
+	}
+	changed := *info
+	changed.ContainerID, changed.PodUID, changed.workloadKnown = id.ContainerID, id.PodUID, true
+	if el, ok := c.byPID[info.PID]; ok {
+		if e := el.Value.(*cacheEntry); e.info == info {
+			e.info = &changed
+		}
+	}
+	return &changed
+}
+
+// forCounts returns the process of pid's counts, whose series began in cgroup cgroupID, and whether its
+// workload is known: from an event of the process or of its cgroup, or from /proc while it lives. A
+// process gone before any event of its cgroup was read has none yet.
+func (c *processCache) forCounts(pid uint32, cgroupID uint64) (*processInfo, bool) {
+	info := c.forPID(pid)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.identities[cgroupID]; !ok && info.workloadKnown && cgroupID != 0 {
+		c.rememberIdentity(cgroupID, cgroups.Identity{ContainerID: info.ContainerID, PodUID: info.PodUID})
+	}
+	if id, ok := c.identities[cgroupID]; ok && cgroupID != 0 {
+		return c.withIdentity(info, id), true
+	}
+	return info, info.workloadKnown
+}
+
+func (c *processCache) processOf(ev *bpf.Event) *processInfo {
 	now := c.now()
 	c.mu.Lock()
 	entry := c.get(ev.PID)
@@ -171,8 +230,12 @@ func (c *processCache) forEvent(ev *bpf.Event) *processInfo {
 	info := c.fromProc(ev.PID, p)
 	// The kernel's real user ID is the one at the failure; /proc may show a later setuid.
 	info.RealUID, info.RealUIDKnown = ev.UID, true
-	if info.ContainerID != "" && ev.CgroupID != 0 {
-		c.rememberContainer(ev.CgroupID, info.ContainerID)
+	if info.workloadKnown && ev.CgroupID != 0 {
+		c.mu.Lock()
+		if _, ok := c.identities[ev.CgroupID]; !ok { // the kernel's path of the cgroup wins
+			c.rememberIdentity(ev.CgroupID, cgroups.Identity{ContainerID: info.ContainerID, PodUID: info.PodUID})
+		}
+		c.mu.Unlock()
 	}
 	replaced := entry
 	entry = &cacheEntry{info: info, checked: now}
@@ -200,12 +263,10 @@ func (c *processCache) stillRuns(ev *bpf.Event, stat hostfs.ProcessStat) bool {
 	return false
 }
 
-// fromKernel describes a process by what the kernel sent with its event alone.
+// fromKernel describes a process by what the kernel sent with its event alone (forEvent adds its workload).
 func (c *processCache) fromKernel(ev *bpf.Event) *processInfo {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return &processInfo{PID: ev.PID, PPID: ev.PPID, RealUID: ev.UID, RealUIDKnown: true, Command: ev.Comm,
-		ContainerID: c.containers[ev.CgroupID], MountNamespace: uint64(ev.MountNamespace), leaderComm: ev.Comm}
+		MountNamespace: uint64(ev.MountNamespace), leaderComm: ev.Comm}
 }
 
 // forPID returns the process for a PID that has counts but maybe no event in this cache's memory.
@@ -295,8 +356,12 @@ func (c *processCache) put(e *cacheEntry) {
 // exits meanwhile) leaves its attribute empty.
 func (c *processCache) fromProc(pid uint32, p hostfs.Process) *processInfo {
 	info := &processInfo{PID: pid, PPID: p.Stat.PPID, Command: p.Stat.Comm, CreationTime: c.creationTime(p.Stat.StartTime),
-		ExecutablePath: p.ExecutablePath, CommandArgs: p.CommandArgs, ContainerID: containerIDFromCgroups(p.Cgroups),
+		ExecutablePath: p.ExecutablePath, CommandArgs: p.CommandArgs,
 		MountNamespace: p.MountNamespace, startTime: p.Stat.StartTime, leaderComm: p.Stat.Comm}
+	if len(p.Cgroups) > 0 { // else unread: the process exited meanwhile
+		id := identityFromCgroups(p.Cgroups)
+		info.ContainerID, info.PodUID, info.workloadKnown = id.ContainerID, id.PodUID, true
+	}
 	if p.ExecutablePath != "" {
 		info.ExecutableName = filepath.Base(strings.TrimSuffix(p.ExecutablePath, " (deleted)"))
 	}
@@ -337,12 +402,11 @@ func (c *processCache) userName(uid uint32) string {
 	return name
 }
 
-func (c *processCache) rememberContainer(cgroupID uint64, containerID string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.containers) >= maxRememberedIDs {
-		c.evictedContainers.Add(uint64(len(c.containers)))
-		clear(c.containers)
+// rememberIdentity remembers the workload of a cgroup; c.mu must be held.
+func (c *processCache) rememberIdentity(cgroupID uint64, id cgroups.Identity) {
+	if len(c.identities) >= maxRememberedIDs {
+		c.evictedContainers.Add(uint64(len(c.identities)))
+		clear(c.identities)
 	}
-	c.containers[cgroupID] = containerID
+	c.identities[cgroupID] = id
 }

@@ -115,7 +115,7 @@ func TestProcessEnrichmentOfExitedProcess(t *testing.T) {
 	// The kernel's comm names it for people, but is not posed as its executable; without /proc the effective
 	// user and the creation time are unknown.
 	assert.Equal(t, &processInfo{PID: 5000, PPID: 4242, RealUID: 1000, RealUIDKnown: true, Command: "worker",
-		ContainerID: postgresContainer, leaderComm: "worker"}, p)
+		ContainerID: postgresContainer, workloadKnown: true, leaderComm: "worker"}, p)
 
 	p = cache.forEvent(&bpf.Event{PID: 5001, PPID: 1, UID: 0, Comm: "cron", CgroupID: 12})
 	assert.Equal(t, &processInfo{PID: 5001, PPID: 1, RealUID: 0, RealUIDKnown: true, Command: "cron", leaderComm: "cron"}, p)
@@ -125,6 +125,30 @@ func TestProcessEnrichmentOfExitedProcess(t *testing.T) {
 
 	// Counts of a process never seen in an event and gone: only the PID is known.
 	assert.Equal(t, &processInfo{PID: 6000}, cache.forPID(6000))
+	// Its workload too, once an event of its cgroup was read.
+	p, known := cache.forCounts(6001, 12345)
+	assert.False(t, known)
+	assert.Equal(t, &processInfo{PID: 6001}, p)
+	p, known = cache.forCounts(6002, 77)
+	assert.True(t, known)
+	assert.Equal(t, postgresContainer, p.ContainerID)
+}
+
+// The kernel's cgroup of an event wins over /proc: the process may have moved or exited.
+func TestProcessEnrichmentFromKernelCgroup(t *testing.T) {
+	clock := &testClock{now: time.Unix(1_700_000_000, 0)}
+	cache := newTestProcessCache("testdata", false, clock)
+	const pod, container = "0d6a4c1e-5b7f-4d2a-9c3e-8f1b2a3c4d5e", "4b825dc642cb6eb9a060e54bf8d69288fbee4904a1b2c3d4e5f60718293a4b5c"
+	p := cache.forEvent(&bpf.Event{PID: 7000, UID: 1000, Comm: "job", CgroupID: 88,
+		CgroupPath: "/kubepods/besteffort/pod" + pod + "/" + container})
+	assert.Equal(t, container, p.ContainerID)
+	assert.Equal(t, pod, p.PodUID)
+	// An asynchronous failure of the cgroup carries no path: its id tells.
+	p = cache.forEvent(&bpf.Event{PID: 7001, UID: 1000, Comm: "job", CgroupID: 88})
+	assert.Equal(t, pod, p.PodUID)
+	p, known := cache.forCounts(7002, 88)
+	assert.True(t, known)
+	assert.Equal(t, container, p.ContainerID)
 }
 
 func TestProcessEnrichmentNoticesReuseAndExec(t *testing.T) {

@@ -44,6 +44,9 @@ func processResource(rb *metadata.ResourceBuilder, host hostInfo, p *processInfo
 	if p.ContainerID != "" {
 		rb.SetContainerID(p.ContainerID)
 	}
+	if p.PodUID != "" {
+		rb.SetK8sPodUID(p.PodUID)
+	}
 	return hostResource(rb, host)
 }
 

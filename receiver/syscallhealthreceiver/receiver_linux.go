@@ -35,6 +35,7 @@ type kernelProbe interface {
 	Stats() (bpf.Stats, error)
 	Detach() error
 	Drain() error
+	Update(opts bpf.Options) error
 	Close() error
 }
 
@@ -127,6 +128,14 @@ func (r *syscallHealthReceiver) Start(_ context.Context, host component.Host) er
 	if err != nil {
 		return err
 	}
+	// The cgroup hierarchy that holds the containers here: the kernel reads each failure's cgroup from it.
+	hierarchy, err := r.host.ScopeHierarchy()
+	if err != nil {
+		r.settings.Logger.Warn("reading cgroups from the v2 hierarchy: no cgroup hierarchy found", zap.Error(err))
+	}
+	opts.CgroupController = hierarchy.Controller
+	scope := newScopeKeeper(r.cfg.Scope, hierarchy, opts, r.settings.Logger)
+	opts = scope.opts
 	var engine *findings.Engine
 	if r.cfg.Findings.Enabled {
 		engine, err = findings.NewEngine(r.cfg.Findings, findings.Settings{
@@ -153,7 +162,8 @@ func (r *syscallHealthReceiver) Start(_ context.Context, host component.Host) er
 		return errors.Join(fmt.Errorf("syscallhealth receiver: internal telemetry: %w", err), probe.Close())
 	}
 	r.telemetry, r.statusHost = telemetry, host
-	r.settings.Logger.Info("kernel probes attached", zap.String("hook", string(probe.Hook())), zap.Int("syscalls", len(opts.Rules)))
+	r.settings.Logger.Info("kernel probes attached", zap.String("hook", string(probe.Hook())), zap.Int("syscalls", len(opts.Rules)),
+		zap.String("cgroup_hierarchy", hierarchy.Mount))
 	if ptrace, err := bpf.HasCapability(unix.CAP_SYS_PTRACE); err == nil && !ptrace {
 		r.settings.Logger.Warn("without CAP_SYS_PTRACE, other users' processes are reported with the kernel's 15-byte name and " +
 			"no process.executable.path, and filesystem findings without system.filesystem.type and system.device")
@@ -180,7 +190,7 @@ func (r *syscallHealthReceiver) Start(_ context.Context, host component.Host) er
 	mb := metadata.NewMetricsBuilder(mbc, r.settings, metadata.WithStartTime(pcommon.NewTimestampFromTime(loadTime)))
 	r.findings = engine
 	r.collector = newMetricsCollector(mb, machine, r.processes, r.destination, &r.drops, r.escalation, engine, r.host, r.clock, loadTime,
-		max(1, r.cfg.TrackingMapSize/4))
+		max(1, r.cfg.TrackingMapSize/4), r.cfg.FailuresGranularity)
 	r.events = make(chan bpf.Event, enrichQueueSize)
 
 	readerCtx, cancelReader := context.WithCancel(context.Background())
@@ -189,9 +199,13 @@ func (r *syscallHealthReceiver) Start(_ context.Context, host component.Host) er
 	r.readerDone, r.enricherDone = make(chan struct{}), make(chan struct{})
 	go r.readEvents(readerCtx)
 	go r.enrichEvents()
-	r.loops.Add(2)
+	r.loops.Add(3)
 	go r.flushLoop(loopsCtx)
 	go r.collectLoop(loopsCtx)
+	go func() {
+		defer r.loops.Done()
+		scope.run(loopsCtx, probe)
+	}()
 	return nil
 }
 
@@ -213,6 +227,7 @@ func (r *syscallHealthReceiver) Shutdown(ctx context.Context) error {
 		// the final counts settle.
 		r.evaluateFindings()
 		r.flush(ctx)
+		r.collector.final = true // the events are drained: what is still unknown stays unknown
 		r.collect(ctx)
 		r.evaluateFindings()
 		r.flush(ctx)

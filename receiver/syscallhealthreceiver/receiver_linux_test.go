@@ -42,6 +42,7 @@ type recordingProbe struct {
 	counts  []bpf.Count
 	stats   bpf.Stats
 	deleted []bpf.CountKey
+	updates []bpf.Options
 }
 
 type readResult struct {
@@ -99,6 +100,13 @@ func (p *recordingProbe) Stats() (bpf.Stats, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.stats, nil
+}
+
+func (p *recordingProbe) Update(opts bpf.Options) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.updates = append(p.updates, opts)
+	return nil
 }
 
 func (p *recordingProbe) Close() error {

@@ -140,7 +140,7 @@ func TestRecordedTraceToMetrics(t *testing.T) {
 	cfg := createDefaultConfig()
 	mb := metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, receivertest.NewNopSettings(metadata.Type))
 	collector := newMetricsCollector(mb, hostInfo{name: testHostName}, pipeline.processes, pipeline.destination, &dropCounters{},
-		pipeline.escalation, pipeline.findings, pipeline.processes.host, pipeline.clock, trace.RecordedAt, len(counts))
+		pipeline.escalation, pipeline.findings, pipeline.processes.host, pipeline.clock, trace.RecordedAt, len(counts), GranularityProcess)
 	exited := collector.exitedAmong(counts)
 	metrics := collector.collect(counts, exited, bpf.Stats{}, trace.RecordedAt.Add(10*time.Second))
 	assert.Len(t, collector.delivered(exited), len(counts), "every trigger process has exited")

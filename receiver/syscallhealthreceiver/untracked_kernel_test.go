@@ -38,7 +38,7 @@ func TestExportedCountsAccountForEveryFailure(t *testing.T) {
 	port := strconv.Itoa(testenv.ClosedLoopbackPort(t))
 	probe, err := bpf.Load(bpf.Options{
 		TrackingMapSize: mapSize,
-		CgroupFilter:    cg.ID,
+		Scope:           bpf.Scope{Include: bpf.ScopeMatch{Cgroups: []uint64{cg.ID}}},
 		Rules:           []bpf.Rule{{Syscall: "connect", Errnos: []bpf.Errno{errnoOf(t, "ECONNREFUSED")}}},
 	})
 	require.NoError(t, err)

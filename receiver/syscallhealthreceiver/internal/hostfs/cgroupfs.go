@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/syscallhealth/syscallhealth/internal/cgroups"
 )
 
 // CgroupHierarchy is a mounted cgroup hierarchy that can hold pids.max.
@@ -19,17 +21,9 @@ type CgroupHierarchy struct {
 // root_path, from the host's (pid 1's), whose mount points are then found under the root.
 func (h *Host) PidsHierarchies() ([]CgroupHierarchy, error) {
 	return call(h.calls, "cgroup hierarchies", func() ([]CgroupHierarchy, error) {
-		source, under := h.procPath("self", "mountinfo"), ""
-		if h.root != "/" {
-			source, under = h.pidPath(1, "mountinfo"), h.root
-		}
-		raw, truncated, err := readLimited(source, maxMountInfoBytes)
+		raw, under, err := h.cgroupMountTable()
 		if err != nil {
 			return nil, err
-		}
-		if truncated {
-			h.stats.mountTableTooLarge.Add(1)
-			return nil, ErrTooLarge
 		}
 		t, err := ParseMountInfo(bytes.NewReader(raw))
 		if err != nil {
@@ -48,6 +42,38 @@ func (h *Host) PidsHierarchies() ([]CgroupHierarchy, error) {
 		}
 		return append(v1, v2...), nil
 	})
+}
+
+// ScopeHierarchy is the cgroup hierarchy the kernel probe reads failing tasks' cgroups from
+// (cgroups.HierarchyFromMountInfo), with its mount point under the root.
+func (h *Host) ScopeHierarchy() (cgroups.Hierarchy, error) {
+	return call(h.calls, "cgroup hierarchy", func() (cgroups.Hierarchy, error) {
+		raw, under, err := h.cgroupMountTable()
+		if err != nil {
+			return cgroups.Hierarchy{}, err
+		}
+		hier, err := cgroups.HierarchyFromMountInfo(bytes.NewReader(raw))
+		hier.Mount = filepath.Join(under, hier.Mount)
+		return hier, err
+	})
+}
+
+// cgroupMountTable is the mount table that shows the host's cgroup mounts: the receiver's own, or, under a
+// root_path, the host's (pid 1's), whose mount points are then found under the root (under).
+func (h *Host) cgroupMountTable() (raw []byte, under string, err error) {
+	source := h.procPath("self", "mountinfo")
+	if h.root != "/" {
+		source, under = h.pidPath(1, "mountinfo"), h.root
+	}
+	raw, truncated, err := readLimited(source, maxMountInfoBytes)
+	if err != nil {
+		return nil, "", err
+	}
+	if truncated {
+		h.stats.mountTableTooLarge.Add(1)
+		return nil, "", ErrTooLarge
+	}
+	return raw, under, nil
 }
 
 // PidsState is the pids controller's state of one cgroup.

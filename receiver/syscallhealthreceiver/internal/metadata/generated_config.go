@@ -451,6 +451,7 @@ func (rac *ResourceAttributeConfig) Unmarshal(parser *confmap.Conf) error {
 type ResourceAttributesConfig struct {
 	ContainerID           ResourceAttributeConfig `mapstructure:"container.id"`
 	HostName              ResourceAttributeConfig `mapstructure:"host.name"`
+	K8sPodUID             ResourceAttributeConfig `mapstructure:"k8s.pod.uid"`
 	OsType                ResourceAttributeConfig `mapstructure:"os.type"`
 	ProcessCommandArgs    ResourceAttributeConfig `mapstructure:"process.command_args"`
 	ProcessCreationTime   ResourceAttributeConfig `mapstructure:"process.creation.time"`
@@ -469,6 +470,9 @@ func DefaultResourceAttributesConfig() ResourceAttributesConfig {
 			Enabled: true,
 		},
 		HostName: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		K8sPodUID: ResourceAttributeConfig{
 			Enabled: true,
 		},
 		OsType: ResourceAttributeConfig{

@@ -69,6 +69,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 				ResourceAttributes: ResourceAttributesConfig{
 					ContainerID:           ResourceAttributeConfig{Enabled: true},
 					HostName:              ResourceAttributeConfig{Enabled: true},
+					K8sPodUID:             ResourceAttributeConfig{Enabled: true},
 					OsType:                ResourceAttributeConfig{Enabled: true},
 					ProcessCommandArgs:    ResourceAttributeConfig{Enabled: true},
 					ProcessCreationTime:   ResourceAttributeConfig{Enabled: true},
@@ -129,6 +130,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 				ResourceAttributes: ResourceAttributesConfig{
 					ContainerID:           ResourceAttributeConfig{Enabled: false},
 					HostName:              ResourceAttributeConfig{Enabled: false},
+					K8sPodUID:             ResourceAttributeConfig{Enabled: false},
 					OsType:                ResourceAttributeConfig{Enabled: false},
 					ProcessCommandArgs:    ResourceAttributeConfig{Enabled: false},
 					ProcessCreationTime:   ResourceAttributeConfig{Enabled: false},
@@ -222,6 +224,7 @@ func TestResourceAttributesConfig(t *testing.T) {
 			want: ResourceAttributesConfig{
 				ContainerID:           ResourceAttributeConfig{Enabled: true},
 				HostName:              ResourceAttributeConfig{Enabled: true},
+				K8sPodUID:             ResourceAttributeConfig{Enabled: true},
 				OsType:                ResourceAttributeConfig{Enabled: true},
 				ProcessCommandArgs:    ResourceAttributeConfig{Enabled: true},
 				ProcessCreationTime:   ResourceAttributeConfig{Enabled: true},
@@ -239,6 +242,7 @@ func TestResourceAttributesConfig(t *testing.T) {
 			want: ResourceAttributesConfig{
 				ContainerID:           ResourceAttributeConfig{Enabled: false},
 				HostName:              ResourceAttributeConfig{Enabled: false},
+				K8sPodUID:             ResourceAttributeConfig{Enabled: false},
 				OsType:                ResourceAttributeConfig{Enabled: false},
 				ProcessCommandArgs:    ResourceAttributeConfig{Enabled: false},
 				ProcessCreationTime:   ResourceAttributeConfig{Enabled: false},

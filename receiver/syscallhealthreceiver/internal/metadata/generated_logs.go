@@ -290,6 +290,12 @@ func NewLogsBuilder(lbc LogsBuilderConfig, settings receiver.Settings) *LogsBuil
 	if lbc.ResourceAttributes.HostName.EventsExclude != nil {
 		lb.resourceAttributeExcludeFilter["host.name"] = filter.CreateFilter(lbc.ResourceAttributes.HostName.EventsExclude)
 	}
+	if lbc.ResourceAttributes.K8sPodUID.EventsInclude != nil {
+		lb.resourceAttributeIncludeFilter["k8s.pod.uid"] = filter.CreateFilter(lbc.ResourceAttributes.K8sPodUID.EventsInclude)
+	}
+	if lbc.ResourceAttributes.K8sPodUID.EventsExclude != nil {
+		lb.resourceAttributeExcludeFilter["k8s.pod.uid"] = filter.CreateFilter(lbc.ResourceAttributes.K8sPodUID.EventsExclude)
+	}
 	if lbc.ResourceAttributes.OsType.EventsInclude != nil {
 		lb.resourceAttributeIncludeFilter["os.type"] = filter.CreateFilter(lbc.ResourceAttributes.OsType.EventsInclude)
 	}

@@ -124,6 +124,7 @@ func TestMetricsBuilder(t *testing.T) {
 			rb := mb.NewResourceBuilder()
 			rb.SetContainerID("container.id-val")
 			rb.SetHostName("host.name-val")
+			rb.SetK8sPodUID("k8s.pod.uid-val")
 			rb.SetOsType("os.type-val")
 			rb.SetProcessCommandArgs([]any{"process.command_args-item1", "process.command_args-item2"})
 			rb.SetProcessCreationTime("process.creation.time-val")

@@ -35,6 +35,13 @@ func (rb *ResourceBuilder) SetHostName(val string) {
 	}
 }
 
+// SetK8sPodUID sets provided value as "k8s.pod.uid" attribute.
+func (rb *ResourceBuilder) SetK8sPodUID(val string) {
+	if rb.config.K8sPodUID.Enabled {
+		rb.res.Attributes().PutStr("k8s.pod.uid", val)
+	}
+}
+
 // SetOsType sets provided value as "os.type" attribute.
 func (rb *ResourceBuilder) SetOsType(val string) {
 	if rb.config.OsType.Enabled {

@@ -15,6 +15,7 @@ func TestResourceBuilder(t *testing.T) {
 			rb := NewResourceBuilder(cfg)
 			rb.SetContainerID("container.id-val")
 			rb.SetHostName("host.name-val")
+			rb.SetK8sPodUID("k8s.pod.uid-val")
 			rb.SetOsType("os.type-val")
 			rb.SetProcessCommandArgs([]any{"process.command_args-item1", "process.command_args-item2"})
 			rb.SetProcessCreationTime("process.creation.time-val")
@@ -31,9 +32,9 @@ func TestResourceBuilder(t *testing.T) {
 
 			switch tt {
 			case "default":
-				assert.Equal(t, 11, res.Attributes().Len())
-			case "all_set":
 				assert.Equal(t, 12, res.Attributes().Len())
+			case "all_set":
+				assert.Equal(t, 13, res.Attributes().Len())
 			case "none_set":
 				assert.Equal(t, 0, res.Attributes().Len())
 				return
@@ -49,6 +50,11 @@ func TestResourceBuilder(t *testing.T) {
 			assert.True(t, ok)
 			if ok {
 				assert.Equal(t, "host.name-val", hostNameAttrVal.Str())
+			}
+			k8sPodUIDAttrVal, ok := res.Attributes().Get("k8s.pod.uid")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "k8s.pod.uid-val", k8sPodUIDAttrVal.Str())
 			}
 			osTypeAttrVal, ok := res.Attributes().Get("os.type")
 			assert.True(t, ok)

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
+/*
+ * The cgroup a failure happened in, read from the task at the moment of the
+ * failure, and the workload scopes evaluated on it before anything is counted.
+ *
+ * Which hierarchy: config.cgroup_subsys names it. On a v2 host the default
+ * hierarchy (css_set->dfl_cgrp, what bpf_get_current_cgroup_id reads); on a
+ * v1 or hybrid host a controller's hierarchy (css_set->subsys[ssid]->cgroup),
+ * because there the v2 mount may hold no process at all. Container runtimes
+ * and the kubelet create their cgroups in every controller they use, so the
+ * pids (or memory, cpu) hierarchy has the container's cgroup.
+ *
+ * The event carries the cgroup's id and the tail of its path (the innermost
+ * components): the container id and the pod uid are segments of it, and a
+ * process that exits microseconds later keeps them, since /proc is not asked.
+ */
+#ifndef SYSCALLHEALTH_CGROUP_H
+#define SYSCALLHEALTH_CGROUP_H
+
+#include "kernel.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "health.h"
+#include "health_maps.h"
+
+/* The task's cgroup in the configured hierarchy; NULL when it cannot be read. */
+static __always_inline struct cgroup *task_cgroup(const struct health_config *cfg, struct task_struct *task)
+{
+	struct css_set *cset = BPF_CORE_READ(task, cgroups);
+	__u32 ssid = cfg->cgroup_subsys;
+
+	if (!cset)
+		return NULL;
+	if (ssid == CGROUP_DEFAULT_HIERARCHY)
+		return BPF_CORE_READ(cset, dfl_cgrp);
+
+	struct cgroup_subsys_state *css = NULL;
+
+	bpf_core_read(&css, sizeof(css), &cset->subsys[ssid & (CGROUP_SUBSYS_SLOTS - 1)]);
+	if (!css)
+		return NULL;
+	return BPF_CORE_READ(css, cgroup);
+}
+
+static __always_inline __u64 cgroup_id_of(struct cgroup *cgrp)
+{
+	return BPF_CORE_READ(cgrp, kn, id);
+}
+
+/* The parent cgroup, NULL for the hierarchy's root. */
+static __always_inline struct cgroup *cgroup_parent(struct cgroup *cgrp)
+{
+	struct cgroup_subsys_state *parent = BPF_CORE_READ(cgrp, self.parent);
+
+	return parent ? BPF_CORE_READ(parent, cgroup) : NULL;
+}
+
+/*
+ * fill_cgroup writes the cgroup's id and its path below the hierarchy's root,
+ * "/" for the root itself, keeping the CGROUP_PATH_DEPTH innermost components
+ * ("..." stands for the rest): a container's id and its pod's uid are there.
+ */
+static __always_inline void fill_cgroup(struct health_event *e, struct cgroup *cgrp)
+{
+	__u32 zero = 0;
+	struct cgroup_path_scratch *s = bpf_map_lookup_elem(&cgroup_path_scratch, &zero);
+	__u32 off = CGROUP_PATH_LEN - 1;
+
+	if (!cgrp || !s)
+		return;
+	e->cgroup_id = cgroup_id_of(cgrp);
+	s->buf[off] = 0;
+	for (int i = 0; i < CGROUP_PATH_DEPTH; i++) {
+		struct cgroup *parent = cgroup_parent(cgrp);
+
+		if (!parent)
+			break;
+		const char *name = BPF_CORE_READ(cgrp, kn, name);
+		char part[CGROUP_NAME_LEN];
+		long len = bpf_probe_read_kernel_str(part, sizeof(part), name);
+
+		/* A name longer than CGROUP_NAME_LEN - 1 is cut; container ids and pod segments are shorter. */
+		if (len <= 1 || len > off)
+			break;
+		len--;
+		off -= len;
+		off &= CGROUP_PATH_LEN - 1;
+		bpf_probe_read_kernel(&s->buf[off], len & (CGROUP_NAME_LEN - 1), part);
+		off--;
+		off &= CGROUP_PATH_LEN - 1;
+		s->buf[off] = '/';
+		cgrp = parent;
+	}
+	if (off == CGROUP_PATH_LEN - 1) {
+		off--;
+		s->buf[off] = '/';
+	} else if (cgroup_parent(cgrp) && off >= 3) {
+		off -= 3;
+		off &= CGROUP_PATH_LEN - 1;
+		s->buf[off] = '.';
+		s->buf[off + 1] = '.';
+		s->buf[off + 2] = '.';
+	}
+	off &= CGROUP_PATH_LEN - 1;
+	__u32 size = CGROUP_PATH_LEN - off;
+	if (size > CGROUP_PATH_LEN)
+		return;
+	bpf_probe_read_kernel(e->cgroup_path, size, &s->buf[off]);
+}
+
+/* The marks of cgrp and its ancestors in the scope map of slot, ORed. */
+static __always_inline __u32 cgroup_scope_marks(struct cgroup *cgrp, __u32 slot)
+{
+	struct scope_key key = { .slot = slot };
+	__u32 marks = 0;
+
+	for (int i = 0; i < SCOPE_MAX_DEPTH && cgrp; i++) {
+		key.cgroup_id = cgroup_id_of(cgrp);
+		__u32 *m = bpf_map_lookup_elem(&scope_cgroups, &key);
+		if (m)
+			marks |= *m;
+		cgrp = cgroup_parent(cgrp);
+	}
+	return marks;
+}
+
+static __always_inline bool uid_listed(const struct scope_match *m, __u32 uid)
+{
+	for (int i = 0; i < SCOPE_MAX_IDS; i++) {
+		if (i >= m->n_uids)
+			break;
+		if (m->uids[i] == uid)
+			return true;
+	}
+	return false;
+}
+
+/* The executable's file name, at most SCOPE_NAME_LEN - 1 bytes and NUL-padded; false for kernel threads. */
+static __always_inline bool read_executable(struct task_struct *task, char name[SCOPE_NAME_LEN])
+{
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+
+	if (!exe)
+		return false;
+	struct qstr q = BPF_CORE_READ(exe, f_path.dentry, d_name);
+	if (q.len >= SCOPE_NAME_LEN)
+		return true; /* longer than any configured name: matches none */
+	bpf_probe_read_kernel(name, q.len & (SCOPE_NAME_LEN - 1), q.name);
+	return true;
+}
+
+static __always_inline bool executable_listed(const struct scope_match *m, const char name[SCOPE_NAME_LEN])
+{
+	const __u64 *n = (const __u64 *)name;
+
+	for (int i = 0; i < SCOPE_MAX_NAMES; i++) {
+		if (i >= m->n_executables)
+			break;
+		const __u64 *want = (const __u64 *)m->executables[i];
+		if (n[0] == want[0] && n[1] == want[1] && n[2] == want[2] && n[3] == want[3])
+			return true;
+	}
+	return false;
+}
+
+/*
+ * scope_rejects says whether the current task's failure is outside the
+ * configured scopes: excluded by any exclude rule, or matching no include
+ * rule while some are set, or on the wrong side of host/containers. Called
+ * before anything is counted; without scopes it costs one load and branch.
+ */
+static __always_inline bool scope_rejects(const struct health_config *cfg)
+{
+	__u32 flags = cfg->scope_flags;
+
+	if (!flags)
+		return false;
+
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	bool included = !(flags & SCOPE_F_INCLUDE);
+
+	if (flags & SCOPE_F_UIDS) {
+		__u32 uid = (__u32)bpf_get_current_uid_gid();
+
+		if (uid_listed(&cfg->scope_exclude, uid))
+			return true;
+		if (uid_listed(&cfg->scope_include, uid))
+			included = true;
+	}
+	if (flags & SCOPE_F_EXECUTABLES) {
+		char name[SCOPE_NAME_LEN] = {};
+
+		if (read_executable(task, name)) {
+			if (executable_listed(&cfg->scope_exclude, name))
+				return true;
+			if (executable_listed(&cfg->scope_include, name))
+				included = true;
+		}
+	}
+	if (flags & SCOPE_F_CGROUPS) {
+		__u32 marks = cgroup_scope_marks(task_cgroup(cfg, task), cfg->slot);
+
+		if (marks & SCOPE_M_EXCLUDE)
+			return true;
+		if (marks & SCOPE_M_INCLUDE)
+			included = true;
+		if ((flags & SCOPE_F_HOST_ONLY) && (marks & SCOPE_M_CONTAINER))
+			return true;
+		if ((flags & SCOPE_F_CONTAINERS_ONLY) && !(marks & SCOPE_M_CONTAINER))
+			return true;
+	}
+	return !included;
+}
+
+#endif /* SYSCALLHEALTH_CGROUP_H */

@@ -1,0 +1,290 @@
+//go:build linux && (amd64 || arm64)
+
+package bpf
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/syscallhealth/syscallhealth/internal/testenv"
+)
+
+// scopeRun is one short-lived process failing write(2) with ENOSPC n times.
+type scopeRun struct {
+	name string
+	cmd  *exec.Cmd
+}
+
+// runCounted runs each process to its end and returns the kernel's count for each.
+func runCounted(t *testing.T, p *Probe, runs []scopeRun, n int) map[string]uint64 {
+	t.Helper()
+	write := mustSyscall(t, "write")
+	got := make(map[string]uint64)
+	for _, r := range runs {
+		if err := r.cmd.Run(); err == nil {
+			t.Fatalf("%s: the last write to /dev/full succeeded", r.name)
+		}
+		got[r.name] = countOf(t, p, CountKey{PID: uint32(r.cmd.Process.Pid), Syscall: write, Errno: eNOSPC}).Count
+	}
+	return got
+}
+
+func failures(n int) string { return strings.Repeat("echo x > /dev/full 2>/dev/null; ", n) }
+
+// Each scope rule, applied in the kernel before counting: an excluded failure is in no count.
+func TestScopes(t *testing.T) {
+	cg := testenv.NewCgroupTree(t)
+	in, out, container := cg.Mkdir("in"), cg.Mkdir("out"), cg.Mkdir("libpod_parent/libpod-"+testContainerID)
+	base := Options{Rules: writeENOSPCRules, CgroupController: cg.Controller()}
+	p := loadProbe(t, base)
+	const n = 3
+	asUser := func(uid uint32, cmd *exec.Cmd) *exec.Cmd {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+		return cmd
+	}
+	ours := ScopeMatch{Cgroups: []uint64{cg.ID(cg.Root)}}
+	for _, tc := range []struct {
+		name  string
+		scope Scope
+		runs  func() []scopeRun
+		want  map[string]uint64
+	}{
+		{"cgroup include and exclude, descendants created after the update",
+			Scope{Include: ours, Exclude: ScopeMatch{Cgroups: []uint64{cg.ID(out)}}},
+			func() []scopeRun {
+				return []scopeRun{
+					{"in", cg.Shell(in, failures(n))},
+					{"in/new", cg.Shell(cg.Mkdir("in/new/deeper"), failures(n))},
+					{"out", cg.Shell(out, failures(n))},
+					{"out/new", cg.Shell(cg.Mkdir("out/new"), failures(n))},
+				}
+			},
+			map[string]uint64{"in": n, "in/new": n, "out": 0, "out/new": 0}},
+		{"include whose cgroups do not exist yet matches nothing",
+			Scope{Include: ScopeMatch{Cgroups: []uint64{}}},
+			func() []scopeRun { return []scopeRun{{"in", cg.Shell(in, failures(n))}} },
+			map[string]uint64{"in": 0}},
+		{"uid include",
+			Scope{Include: ScopeMatch{UIDs: []uint32{65534}}},
+			func() []scopeRun {
+				return []scopeRun{
+					{"nobody", asUser(65534, exec.Command("/bin/sh", "-c", failures(n)))},
+					{"root", exec.Command("/bin/sh", "-c", failures(n))},
+				}
+			},
+			map[string]uint64{"nobody": n, "root": 0}},
+		{"uid exclude wins over include",
+			Scope{Include: ours, Exclude: ScopeMatch{UIDs: []uint32{0}}},
+			func() []scopeRun { return []scopeRun{{"root in ours", cg.Shell(in, failures(n))}} },
+			map[string]uint64{"root in ours": 0}},
+		{"executable include",
+			Scope{Include: ScopeMatch{Executables: []string{"busybox"}}},
+			func() []scopeRun {
+				return []scopeRun{
+					{"busybox", exec.Command("/bin/busybox", "sh", "-c", failures(n))},
+					{"dash", exec.Command("/bin/sh", "-c", failures(n))},
+				}
+			},
+			map[string]uint64{"busybox": n, "dash": 0}},
+		{"executable exclude",
+			Scope{Include: ours, Exclude: ScopeMatch{Executables: []string{"dash"}}},
+			func() []scopeRun {
+				return []scopeRun{
+					{"busybox", cg.Shell(in, "exec /bin/busybox sh -c '"+failures(n)+"'")},
+					{"dash", cg.Shell(in, failures(n))},
+				}
+			},
+			map[string]uint64{"busybox": n, "dash": 0}},
+		{"containers only",
+			Scope{Include: ours, Workloads: WorkloadsContainers, Containers: []uint64{cg.ID(container)}},
+			func() []scopeRun {
+				return []scopeRun{
+					{"container", cg.Shell(container, failures(n))},
+					{"container/nested", cg.Shell(cg.Mkdir("libpod_parent/libpod-"+testContainerID+"/nested"), failures(n))},
+					{"host", cg.Shell(in, failures(n))},
+				}
+			},
+			map[string]uint64{"container": n, "container/nested": n, "host": 0}},
+		{"host only",
+			Scope{Include: ours, Workloads: WorkloadsHost, Containers: []uint64{cg.ID(container)}},
+			func() []scopeRun {
+				return []scopeRun{
+					{"container", cg.Shell(container, failures(n))},
+					{"host", cg.Shell(in, failures(n))},
+				}
+			},
+			map[string]uint64{"container": 0, "host": n}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := base
+			opts.Scope = tc.scope
+			if err := p.Update(opts); err != nil {
+				t.Fatal(err)
+			}
+			got := runCounted(t, p, tc.runs(), n)
+			for name, want := range tc.want {
+				if got[name] != want {
+					t.Errorf("%s: counted %d, want %d", name, got[name], want)
+				}
+			}
+		})
+	}
+	stats, err := p.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Untracked != 0 {
+		t.Errorf("%d failures untracked: excluded failures must not reach the tracking map", stats.Untracked)
+	}
+}
+
+// Switching between scopes that all include a process, as fast as Update
+// goes, while it fails: every failure is counted exactly once.
+func TestScopeSwitchLosesNothing(t *testing.T) {
+	cg := testenv.NewCgroupTree(t)
+	dir := cg.Mkdir("libpod-" + testContainerID)
+	base := Options{Rules: writeENOSPCRules, CgroupController: cg.Controller()}
+	root := cg.ID(cg.Root)
+	scopes := []Scope{
+		{Include: ScopeMatch{Cgroups: []uint64{root}}},
+		{Include: ScopeMatch{Cgroups: []uint64{cg.ID(dir)}, UIDs: []uint32{0}}, Exclude: ScopeMatch{Executables: []string{"dash"}}},
+		{Include: ScopeMatch{Executables: []string{"busybox"}}, Workloads: WorkloadsContainers, Containers: []uint64{cg.ID(dir)}},
+		{},
+	}
+	p := loadProbe(t, base)
+	const n = 20000
+	cmd := cg.Shell(dir, "exec /bin/busybox sh -c 'i=0; while [ $i -lt "+strconv.Itoa(n)+" ]; do echo x > /dev/full 2>/dev/null; i=$((i+1)); done'")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	switches := 0
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			opts := base
+			opts.Scope = scopes[i%len(scopes)]
+			if err := p.Update(opts); err != nil {
+				t.Error(err)
+				return
+			}
+			switches++
+		}
+	}()
+	cmd.Wait()
+	close(done)
+	wg.Wait()
+	c := countOf(t, p, CountKey{PID: uint32(cmd.Process.Pid), Syscall: mustSyscall(t, "write"), Errno: eNOSPC})
+	t.Logf("%d failures across %d scope switches", c.Count, switches)
+	if c.Count != n {
+		t.Errorf("counted %d failures across %d scope switches, want %d", c.Count, switches, n)
+	}
+}
+
+// BenchmarkScopeCost measures, side by side, a failing write to /dev/full
+// without the probe, rejected because its errno is not watched (the cheapest
+// rejection of a failure), excluded by each kind of scope rule, and counted
+// (without scopes, and included by a cgroup rule), with the tp_btf program.
+// It reports the thread's CPU time per call (cpu-ns/op), which other load on
+// the machine does not inflate; the difference to no-probe is the program's cost.
+func BenchmarkScopeCost(b *testing.B) {
+	testenv.RequireRoot(b, loadsProbes)
+	cg := testenv.NewCgroupTree(b)
+	full, err := unix.Open("/dev/full", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer unix.Close(full)
+	one := []byte{0}
+	write := func() { unix.RawSyscall(unix.SYS_WRITE, uintptr(full), uintptr(unsafe.Pointer(&one[0])), 1) }
+	// This process's cgroup in the probe's hierarchy: the hierarchy's root here, or the one /proc names.
+	self, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ours := cg.ID(cg.Hierarchy.Mount)
+	for line := range strings.Lines(string(self)) {
+		parts := strings.SplitN(strings.TrimSpace(line), ":", 3)
+		if len(parts) == 3 && ((cg.Controller() == "" && parts[0] == "0") || (cg.Controller() != "" && strings.Contains(","+parts[1]+",", ","+cg.Controller()+","))) {
+			if dir, ok := cg.Hierarchy.Dir(parts[2]); ok {
+				ours = cg.ID(dir)
+			}
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	exeName := filepath.Base(exe)
+	if len(exeName) > 31 {
+		b.Skipf("the test binary's name %q is longer than an executable scope name may be", exeName)
+	}
+	watched := []Rule{{Syscall: "write", Errnos: []Errno{eNOSPC}}}
+	for _, c := range []struct {
+		name    string
+		probe   bool
+		rules   []Rule
+		scope   Scope
+		counted bool
+	}{
+		{"no-probe", false, nil, Scope{}, false},
+		{"errno-not-watched", true, []Rule{{Syscall: "write", Errnos: []Errno{eIO}}}, Scope{}, false},
+		{"excluded-uid", true, watched, Scope{Exclude: ScopeMatch{UIDs: []uint32{uint32(os.Getuid())}}}, false},
+		{"excluded-executable", true, watched, Scope{Exclude: ScopeMatch{Executables: []string{exeName}}}, false},
+		{"excluded-cgroup", true, watched, Scope{Exclude: ScopeMatch{Cgroups: []uint64{ours}}}, false},
+		{"not-included-cgroup", true, watched, Scope{Include: ScopeMatch{Cgroups: []uint64{cg.ID(cg.Root)}}}, false},
+		{"counted", true, watched, Scope{}, true},
+		{"counted-included-cgroup", true, watched, Scope{Include: ScopeMatch{Cgroups: []uint64{ours}}}, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var p *Probe
+			if c.probe {
+				opts := Options{PIDFilter: uint32(os.Getpid()), Rules: c.rules, Scope: c.scope, CgroupController: cg.Controller()}
+				if p, err = load(opts, []Hook{HookTPBTF}, hookChain); err != nil {
+					b.Fatal(err)
+				}
+				defer p.Close()
+			}
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			cpuStart := threadCPUTime(b)
+			for b.Loop() {
+				write()
+			}
+			b.ReportMetric(float64(threadCPUTime(b)-cpuStart)/float64(b.N), "cpu-ns/op")
+			if p != nil {
+				key := CountKey{PID: uint32(os.Getpid()), Syscall: mustSyscall(b, "write"), Errno: eNOSPC}
+				counts, err := p.Counts()
+				if err != nil {
+					b.Fatal(err)
+				}
+				var n uint64
+				for _, cnt := range counts {
+					if cnt.Key == key {
+						n = cnt.Count
+					}
+				}
+				if (n > 0) != c.counted {
+					b.Fatalf("counted %d failures; want counted: %v", n, c.counted)
+				}
+			}
+		})
+	}
+}
