@@ -14,11 +14,11 @@ func eventObservation(ev *bpf.Event, p *processInfo, names failureNames, clock w
 	return findings.Observation{
 		Time: clock.Time(ev.TimestampNs), PID: ev.PID, UID: ev.UID,
 		Executable: p.ExecutableName, Command: cmp.Or(p.Command, ev.Comm), ContainerID: p.ContainerID,
-		// The kernel's namespace is the one at the failure; /proc's may be later (setns, unshare).
-		MountNamespace: cmp.Or(uint64(ev.MountNamespace), p.MountNamespace),
-		Syscall:        names.syscall, Errno: names.errno, Category: ev.Category.String(),
+		Syscall: names.syscall, Errno: names.errno, Category: ev.Category.String(),
 		Path: ev.Path, Local: ev.Local, Peer: ev.Peer,
 		Total: ev.ErrorCount,
+		// The kernel's namespace is the one at the failure; /proc's may be later (setns, unshare).
+		MountNamespace: cmp.Or(uint64(ev.MountNamespace), p.MountNamespace),
 	}
 }
 
