@@ -24,6 +24,7 @@ func (m *metricsCollector) recordCacheEvictions(ts pcommon.Timestamp) {
 	if m.findings != nil {
 		s := m.findings.Stats()
 		record(s.EvictedMountTables, metadata.AttributeSyscallhealthCacheMountTable)
+		record(s.EvictedPathLookups, metadata.AttributeSyscallhealthCachePathLookup)
 		record(s.EvictedOpenFileScans, metadata.AttributeSyscallhealthCacheOpenFilesScan)
 		record(s.EvictedPidsEventCounters, metadata.AttributeSyscallhealthCachePidsEvents)
 	}

@@ -49,9 +49,9 @@ type Stats struct {
 	// are kept; if such a series fails again its earlier failures may be counted twice.
 	EvictedSeries uint64
 	// Entries dropped from the subject resolver's caches to stay within their bounds:
-	// mount tables (re-read when needed), open-file scans (rescanned) and pids.events
+	// mount tables (re-read when needed), reused path lookups (looked up again), open-file scans (rescanned) and pids.events
 	// counters (a limit hit in a forgotten cgroup is then noticed from pids.current alone).
-	EvictedMountTables, EvictedOpenFileScans, EvictedPidsEventCounters uint64
+	EvictedMountTables, EvictedPathLookups, EvictedOpenFileScans, EvictedPidsEventCounters uint64
 }
 
 // KindCount is the number of open findings of one kind (syscallhealth.issues.active).
@@ -326,6 +326,7 @@ func (e *Engine) Stats() Stats {
 	stats := e.stats
 	e.mu.Unlock()
 	stats.EvictedMountTables = e.resolver.mounts.evicted.Load()
+	stats.EvictedPathLookups = e.resolver.mounts.evictedLookups.Load()
 	stats.EvictedOpenFileScans = e.resolver.openFiles.evicted.Load()
 	stats.EvictedPidsEventCounters = e.resolver.pids.evicted.Load()
 	return stats

@@ -16,6 +16,14 @@ const (
 	// maxMountTables bounds the cache: one table per mount namespace (container). With
 	x
 	maxMountTables = 32
+	// pathLookupTTL is how long one path's lookup is reused for further failures of the same process on the
+	// same path: a process failing thousands of times a second on one file costs one lookup (a readlink,
+	// an open, an openat2 and a statx) per TTL instead of one per failure. A mount made meanwhile is seen
+	// within it.
+	pathLookupTTL = time.Second
+	// maxPathLookups bounds the reused lookups; when it is reached they are all dropped (and counted), the
+	// cheapest eviction that keeps the bound: each costs one lookup to make again.
+	maxPathLookups = 4096
 )
 
 // mountResolver finds the mount point of a path as a process sees it, from the
@@ -32,6 +40,22 @@ type mountResolver struct {
 	hostNS  uint64                      // the host's mount namespace, once read
 	// evicted counts the tables dropped to stay within maxMountTables.
 	evicted atomic.Uint64
+
+	lookups map[pathLookupKey]recentLookup
+	// evictedLookups counts the reused lookups dropped to stay within maxPathLookups.
+	evictedLookups atomic.Uint64
+}
+
+// pathLookupKey is what a path lookup depends on: who looked, in which mount namespace, at which path.
+type pathLookupKey struct {
+	pid  uint32
+	ns   uint64
+	path string
+}
+
+type recentLookup struct {
+	lookup pathLookup
+	at     time.Time
 }
 
 type cachedMountTable struct {
@@ -40,7 +64,8 @@ type cachedMountTable struct {
 }
 
 func newMountResolver(host *hostfs.Host, probe fsProbe, clock Clock) *mountResolver {
-	return &mountResolver{host: host, probe: probe, clock: clock, tables: make(map[uint64]cachedMountTable)}
+	return &mountResolver{host: host, probe: probe, clock: clock, tables: make(map[uint64]cachedMountTable),
+		lookups: make(map[pathLookupKey]recentLookup)}
 }
 
 // pathLookup is what the mount resolver found out about a failed syscall's path.
@@ -63,6 +88,26 @@ func (r *mountResolver) resolve(pid uint32, p string, ns uint64) pathLookup {
 	if p == "" {
 		return pathLookup{}
 	}
+	key, now := pathLookupKey{pid: pid, ns: ns, path: p}, r.clock.Now()
+	r.mu.Lock()
+	recent, ok := r.lookups[key]
+	r.mu.Unlock()
+	if ok && now.Sub(recent.at) < pathLookupTTL {
+		return recent.lookup
+	}
+	l := r.lookup(pid, p, ns)
+	r.mu.Lock()
+	if len(r.lookups) >= maxPathLookups {
+		r.evictedLookups.Add(uint64(len(r.lookups)))
+		clear(r.lookups)
+	}
+	r.lookups[key] = recentLookup{lookup: l, at: now}
+	r.mu.Unlock()
+	return l
+}
+
+// lookup is resolve without reuse.
+func (r *mountResolver) lookup(pid uint32, p string, ns uint64) pathLookup {
 	abs := p
 	if !path.IsAbs(abs) {
 		cwd, err := r.host.Cwd(pid)

@@ -74,11 +74,13 @@ func TestMountResolverKernelMountIDBeatsStaleTable(t *testing.T) {
 	// The kernel says /data/x lives on mount 2 (mounted after the table was cached),
 	// and /link/y on mount 1 although a prefix would say /link (a symlink into /).
 	probe := probeStub{paths: map[string]hostfs.PathStat{"/data/x": {MountID: 2, Type: hostfs.FileTypeRegular}, "/link/y": {MountID: 1, Type: hostfs.FileTypeAbsent}}}
-	r := newMountResolver(proc.host, probe, newTestClock())
+	clock := newTestClock()
+	r := newMountResolver(proc.host, probe, clock)
 	if l := r.resolve(100, "/data/x", 0); l.mount.MountPoint != "/" || l.fileType != hostfs.FileTypeRegular {
 		t.Fatalf("mount 2 not in any table yet: got %q (%v), want the prefix answer / for the regular file", l.mount.MountPoint, l.fileType)
 	}
 	proc.write(100, "mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:50 / /data rw - tmpfs tiny rw\n3 1 8:3 / /link rw - ext4 /dev/sdc rw\n")
+	clock.Advance(pathLookupTTL) // the first lookup is reused until then
 	l := r.resolve(100, "/data/x", 0)
 	if !l.mounted || l.mount.MountPoint != "/data" || l.mount.Source != "tiny" {
 		t.Errorf("unknown kernel mount ID must reload the cached table: got %+v", l)
@@ -127,5 +129,42 @@ func TestMountResolverRealProc(t *testing.T) {
 	}
 	if l := r.resolve(pid, "/dev/null", 0); l.fileType != hostfs.FileTypeCharDevice {
 		t.Errorf("/dev/null: file type %v, want a character device", l.fileType)
+	}
+}
+
+// countingProbe counts the kernel's path lookups.
+type countingProbe struct {
+	probeStub
+	stats *int
+}
+
+func (p countingProbe) StatInRoot(pid uint32, absPath string, dev hostfs.Device) (hostfs.PathStat, error) {
+	*p.stats++
+	return p.probeStub.StatInRoot(pid, absPath, dev)
+}
+
+func TestMountResolverReusesLookupsForOneSecondWithinBound(t *testing.T) {
+	proc := newProcFixture(t)
+	proc.processWithMountInfo(100, "mnt:[1]", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n")
+	stats := 0
+	probe := countingProbe{probeStub{paths: map[string]hostfs.PathStat{"/data/x": {MountID: 1, Type: hostfs.FileTypeRegular}}}, &stats}
+	clock := newTestClock()
+	r := newMountResolver(proc.host, probe, clock)
+	for range 1000 { // a process failing a thousand times on one file
+		r.resolve(100, "/data/x", 0)
+	}
+	if stats != 1 {
+		t.Errorf("%d kernel lookups for 1000 failures within %s, want 1", stats, pathLookupTTL)
+	}
+	clock.Advance(pathLookupTTL)
+	r.resolve(100, "/data/x", 0)
+	if stats != 2 {
+		t.Errorf("%d kernel lookups after the reuse expired, want 2", stats)
+	}
+	for i := range maxPathLookups {
+		r.resolve(100, fmt.Sprintf("/data/%d", i), 0)
+	}
+	if len(r.lookups) > maxPathLookups || r.evictedLookups.Load() != maxPathLookups {
+		t.Errorf("%d lookups kept (bound %d), %d evicted (want %d)", len(r.lookups), maxPathLookups, r.evictedLookups.Load(), maxPathLookups)
 	}
 }

@@ -30,6 +30,7 @@ const (
 	AttributeSyscallhealthCacheEscalation
 	AttributeSyscallhealthCacheMountTable
 	AttributeSyscallhealthCacheOpenFilesScan
+	AttributeSyscallhealthCachePathLookup
 	AttributeSyscallhealthCachePidsEvents
 	AttributeSyscallhealthCacheProcess
 	AttributeSyscallhealthCacheUnresponsiveFilesystem
@@ -49,6 +50,8 @@ func (av AttributeSyscallhealthCache) String() string {
 		return "mount_table"
 	case AttributeSyscallhealthCacheOpenFilesScan:
 		return "open_files_scan"
+	case AttributeSyscallhealthCachePathLookup:
+		return "path_lookup"
 	case AttributeSyscallhealthCachePidsEvents:
 		return "pids_events"
 	case AttributeSyscallhealthCacheProcess:
@@ -68,6 +71,7 @@ var MapAttributeSyscallhealthCache = map[string]AttributeSyscallhealthCache{
 	"escalation":              AttributeSyscallhealthCacheEscalation,
 	"mount_table":             AttributeSyscallhealthCacheMountTable,
 	"open_files_scan":         AttributeSyscallhealthCacheOpenFilesScan,
+	"path_lookup":             AttributeSyscallhealthCachePathLookup,
 	"pids_events":             AttributeSyscallhealthCachePidsEvents,
 	"process":                 AttributeSyscallhealthCacheProcess,
 	"unresponsive_filesystem": AttributeSyscallhealthCacheUnresponsiveFilesystem,
