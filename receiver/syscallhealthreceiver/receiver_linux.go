@@ -50,10 +50,14 @@ const (
 	// collector's shutdown context has no deadline). With a deadline it takes at most half the time left,
 	// keeping the rest to count what remains as dropped (reason shutdown) and to send the final data.
 	maxShutdownDrain = 5 * time.Second
-	// enrichQueueSize bounds the events read from the ring but not yet enriched. The reader never waits
-	// for the enricher: past this bound events are dropped (their failures stay counted in the kernel) and
-	// counted in syscallhealth.events.dropped (backpressure).
+	// enrichQueueSize bounds the events read from the ring but not yet enriched.
 	enrichQueueSize = 4096
+	// enricherStallLimit is how long the reader waits for room in a full enrichment queue; meanwhile the
+	// kernel's ring buffer holds what arrives, and counts what it cannot hold. A busy host that deschedules the
+	// enricher for a moment loses nothing; an enricher stuck that long is not waited for again until the queue
+	// has room, and the events it cannot take are dropped and counted in syscallhealth.events.dropped
+	// (backpressure), their failures staying exact in the kernel's counts.
+	enricherStallLimit = time.Second
 )
 
 // syscallHealthReceiver is one component instance, shared by the logs and metrics pipelines that use it:
@@ -86,8 +90,10 @@ type syscallHealthReceiver struct {
 	telemetry  *selfTelemetry
 	statusHost component.Host
 	// events carries events in ring order from the reader to the enricher, which does the /proc and
-	// filesystem lookups: the reader never waits on them.
+	// filesystem lookups: the reader never makes them, and waits for the enricher only a bounded time.
 	events chan bpf.Event
+	// enricherStalled is set when the enricher left a full queue for enricherStallLimit (reader only).
+	enricherStalled bool
 
 	cancelReader context.CancelFunc
 	cancelLoops  context.CancelFunc
@@ -295,9 +301,7 @@ func (r *syscallHealthReceiver) readEvents(ctx context.Context) {
 				r.drops.shutdown.Add(1)
 				continue
 			}
-			select {
-			case r.events <- ev:
-			default:
+			if !r.queueEvent(&ev) {
 				r.drops.backpressure.Add(1)
 			}
 		case errors.Is(err, bpf.ErrDrained), errors.Is(err, bpf.ErrClosed):
@@ -313,6 +317,29 @@ func (r *syscallHealthReceiver) readEvents(ctx context.Context) {
 			case <-time.After(readErrorBackoff):
 			}
 		}
+	}
+}
+
+// queueEvent hands ev to the enricher, waiting up to enricherStallLimit for room; it reports whether the
+// enricher took it. Only the reader calls it.
+func (r *syscallHealthReceiver) queueEvent(ev *bpf.Event) bool {
+	select {
+	case r.events <- *ev:
+		r.enricherStalled = false
+		return true
+	default:
+	}
+	if r.enricherStalled {
+		return false
+	}
+	wait := time.NewTimer(enricherStallLimit)
+	defer wait.Stop()
+	select {
+	case r.events <- *ev:
+		return true
+	case <-wait.C:
+		r.enricherStalled = true
+		return false
 	}
 }
 
@@ -340,6 +367,12 @@ func (r *syscallHealthReceiver) handleEvent(ev *bpf.Event) {
 	}
 	sev := r.escalation.severityOf(ev, names.syscall, names.errno)
 	added, ready := r.batch.add(p, ev, names, sev, r.clock, time.Now())
+	if !added {
+		// The pipeline is behind: hand the pending records over now, in this goroutine, so that the wait
+		// travels back to the reader and the kernel's ring instead of dropping records.
+		r.flush(context.Background())
+		added, ready = r.batch.add(p, ev, names, sev, r.clock, time.Now())
+	}
 	if !added {
 		r.drops.backpressure.Add(1)
 	}
