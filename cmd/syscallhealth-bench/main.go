@@ -137,7 +137,7 @@ func runBench(args []string) error {
 			return err
 		}
 		r.latency = &lat
-		b.logf("latency at %d/s: %d of %d delivered", latencyRate, lat.delivered, lat.caused)
+		b.logf("latency at %d/s: %d of %d delivered, lost: %v", latencyRate, lat.delivered, lat.caused, lat.lost)
 	}
 	if slices.Contains(run, "memory") {
 		if r.memory, err = b.runMemory(); err != nil {

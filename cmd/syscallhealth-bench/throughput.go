@@ -36,13 +36,20 @@ const (
 
 // A generatorRun is what one fixed-rate run delivered into ConsumeLogs.
 type generatorRun struct {
-	rate      int
+	rate      int // asked of the generator
+	duration  time.Duration
 	caused    int
 	delivered int
 	latencies []float64 // kernel failure to ConsumeLogs, ms
+	// lost are the receiver's final syscallhealth.events.dropped (by reason) and events.suppressed: where the
+	// failures that did not arrive went.
+	lost map[string]int64
 }
 
 func (r generatorRun) lossless() bool { return r.caused > 0 && r.delivered == r.caused }
+
+// achieved is the rate the generator reached: on a busy machine it can fall short of the one asked.
+func (r generatorRun) achieved() int { return int(float64(r.caused) / r.duration.Seconds()) }
 
 // receiverSettings are the receiver settings of the throughput runs: rate limit off, so every failure is an
 // event, and the 16 MiB ring the burst test used.
@@ -64,7 +71,7 @@ func (b *bench) runSustained(findings bool) ([]generatorRun, error) {
 			return runs, err
 		}
 		runs = append(runs, r)
-		b.logf("sustained (findings %v): %d/s caused %d delivered %d", findings, rate, r.caused, r.delivered)
+		b.logf("sustained (findings %v): %d/s caused %d delivered %d, lost: %v", findings, rate, r.caused, r.delivered, r.lost)
 		if !r.lossless() {
 			break
 		}
@@ -75,7 +82,7 @@ func (b *bench) runSustained(findings bool) ([]generatorRun, error) {
 // generateInto starts the receiver in this process with a consumer that counts the generator's records
 // and times them, runs the generator at rate for d, and waits for the records to settle.
 func (b *bench) generateInto(findings bool, rate int, d time.Duration) (generatorRun, error) {
-	run := generatorRun{rate: rate}
+	run := generatorRun{rate: rate, duration: d}
 	factory := syscallhealthreceiver.NewFactory()
 	cfg := factory.CreateDefaultConfig()
 	if err := confmap.NewFromStringMap(receiverSettings(findings)).Unmarshal(cfg); err != nil {
@@ -109,7 +116,31 @@ func (b *bench) generateInto(findings bool, rate int, d time.Duration) (generato
 	if err != nil {
 		return run, err
 	}
-	metrics, err := consumer.NewMetrics(func(context.Context, pmetric.Metrics) error { return nil })
+	lost := map[string]int64{}
+	metrics, err := consumer.NewMetrics(func(_ context.Context, md pmetric.Metrics) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, rm := range md.ResourceMetrics().All() {
+			for _, sm := range rm.ScopeMetrics().All() {
+				for _, m := range sm.Metrics().All() {
+					if m.Type() != pmetric.MetricTypeSum {
+						continue
+					}
+					for _, dp := range m.Sum().DataPoints().All() {
+						switch m.Name() {
+						case "syscallhealth.events.dropped":
+							if reason, ok := dp.Attributes().Get("syscallhealth.drop.reason"); ok {
+								lost["dropped "+reason.Str()] = dp.IntValue()
+							}
+						case "syscallhealth.events.suppressed":
+							lost["suppressed"] = dp.IntValue()
+						}
+					}
+				}
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return run, err
 	}
@@ -129,11 +160,17 @@ func (b *bench) generateInto(findings bool, rate int, d time.Duration) (generato
 	if err := metricsRcvr.Start(context.Background(), host); err != nil {
 		return run, err
 	}
-	defer func() {
+	shutdown := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		logsRcvr.Shutdown(ctx)
 		metricsRcvr.Shutdown(ctx)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			shutdown()
+		}
 	}()
 
 	cmd := exec.Command(b.self, "generate", "-rate", strconv.Itoa(rate), "-for", d.String())
@@ -171,8 +208,11 @@ func (b *bench) generateInto(findings bool, rate int, d time.Duration) (generato
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	shutdown() // sends the final counts, the loss counters among them
+	stopped = true
 	mu.Lock()
 	defer mu.Unlock()
+	run.lost = lost
 	run.delivered = delivered
 	run.latencies = slices.Clone(latencies)
 	slices.Sort(run.latencies)
