@@ -61,8 +61,7 @@ func (h *Host) StatInRoot(pid uint32, absPath string, fs Device) (PathStat, erro
 // (/proc/<pid>/fd/*), at most maxOpenFiles of them, under one deadline.
 func (h *Host) OpenFiles(pid uint32) ([]OpenFile, error) {
 	return call(h.calls, "open files", func() ([]OpenFile, error) {
-		dir := h.pidPath(pid, "fd")
-		d, err := os.Open(dir)
+		d, err := os.Open(h.pidPath(pid, "fd"))
 		if err != nil {
 			return nil, err
 		}
@@ -70,7 +69,7 @@ func (h *Host) OpenFiles(pid uint32) ([]OpenFile, error) {
 		d.Close()
 		files := make([]OpenFile, 0, len(names))
 		for _, name := range names {
-			if f, ok := openFile(dir + "/" + name); ok {
+			if f, ok := openFile(h.pidPath(pid, "fd", name)); ok {
 				files = append(files, f)
 			}
 		}

@@ -196,9 +196,6 @@ func unescapeMountField(s string) string {
 
 func isOctal(c byte) bool { return c >= '0' && c <= '7' }
 
-// Mounts returns the table's mounts in file order; the caller must not modify them.
-func (t *MountTable) Mounts() []Mount { return t.mounts }
-
 // LongestPrefix returns the mount whose mount point is the longest path prefix of the absolute
 // path p; among mounts on the same point the last one wins (it shadows the others).
 func (t *MountTable) LongestPrefix(p string) (Mount, bool) {

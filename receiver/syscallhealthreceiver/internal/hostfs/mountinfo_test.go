@@ -172,7 +172,7 @@ func TestMountTableOverBoundsCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	table, err := h.MountTable(42)
-	if err != nil || len(table.Mounts()) != 10 || table.Namespace != 4026532999 {
+	if err != nil || len(table.mounts) != 10 || table.Namespace != 4026532999 {
 		t.Fatalf("small table: %v, %v", table, err)
 	}
 }

@@ -29,12 +29,12 @@ func (h *Host) readStat(pid uint32) (ProcessStat, error) {
 	if err != nil {
 		return ProcessStat{}, err
 	}
-	return ParseStat(raw)
+	return parseStat(raw)
 }
 
-// ParseStat parses the contents of /proc/<pid>/stat. The name is in parentheses and may itself
+// parseStat parses the contents of /proc/<pid>/stat. The name is in parentheses and may itself
 // contain spaces and parentheses, so fields are counted from the last ')'.
-func ParseStat(raw []byte) (ProcessStat, error) {
+func parseStat(raw []byte) (ProcessStat, error) {
 	open := bytes.IndexByte(raw, '(')
 	closing := bytes.LastIndexByte(raw, ')')
 	if open < 0 || closing < open {
