@@ -13,10 +13,10 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 )
 
-// TestReaderNeverWaitsForEnrichment: with the enricher stuck in a lookup, the reader keeps taking events
-// off the ring; past the queue they are counted as dropped (backpressure), and once the lookup returns
-// the queued ones become records, in ring order.
-func TestReaderNeverWaitsForEnrichment(t *testing.T) {
+// TestReaderDropsPastAStuckEnricher: with the enricher stuck in a lookup for longer than
+// enricherStallLimit, the reader goes on taking events off the ring; past the queue they are counted as
+// dropped (backpressure), and once the lookup returns the queued ones become records, in ring order.
+func TestReaderDropsPastAStuckEnricher(t *testing.T) {
 	probe := newRecordingProbe()
 	sink := new(consumertest.LogsSink)
 	r := newTestReceiver(t, createDefaultConfig(), probe, sink, nil)
@@ -55,4 +55,27 @@ func TestReaderNeverWaitsForEnrichment(t *testing.T) {
 			previous = 0
 		}
 	}
+}
+
+// TestReaderWaitsOutABriefStall: an enricher held up for less than enricherStallLimit (a descheduled
+// goroutine on a busy host) costs no event: the reader waits, and the kernel's ring holds what arrives.
+func TestReaderWaitsOutABriefStall(t *testing.T) {
+	probe := newRecordingProbe()
+	sink := new(consumertest.LogsSink)
+	r := newTestReceiver(t, createDefaultConfig(), probe, sink, nil)
+	require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
+	stalled := time.Now()
+	r.processes.lookupUser = func(uint32) string {
+		time.Sleep(time.Until(stalled.Add(enricherStallLimit / 4)))
+		return ""
+	}
+
+	const beyond = 100
+	events := recordedFailures(t)
+	for i := range enrichQueueSize + beyond {
+		probe.send(t, readResult{ev: events[i%len(events)]})
+	}
+	require.Eventually(t, func() bool { return sink.LogRecordCount() == enrichQueueSize+beyond }, 30*time.Second, 10*time.Millisecond)
+	assert.Zero(t, r.drops.backpressure.Load(), "no event dropped for a stall shorter than %s", enricherStallLimit)
 }
