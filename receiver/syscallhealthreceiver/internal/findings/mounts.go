@@ -13,8 +13,8 @@ const (
 	// mountTableTTL bounds how stale a cached table may be when the kernel cannot be
 	// asked for the mount ID directly (StatInRoot detects staleness otherwise).
 	mountTableTTL = 30 * time.Second
-	// maxMountTables bounds the cache: one table per mount namespace (container). With
-	x
+	// maxMountTables bounds the cache: one table per mount namespace (container). With hostfs's
+	// bound of about 1 MiB per table, the cache holds at most about 33 MiB.
 	maxMountTables = 32
 	// pathLookupTTL is how long one path's lookup is reused for further failures of the same process on the
 	// same path: a process failing thousands of times a second on one file costs one lookup (a readlink,
