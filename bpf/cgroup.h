@@ -3,7 +3,7 @@
  * The cgroup a failure happened in, read from the task at the moment of the
  * failure, and the workload scopes evaluated on it before anything is counted.
  *
- * Which hierarchy: config.cgroup_subsys names it. On a v2 host the default
+ * Which hierarchy: cgroup_subsys_index (health_maps.h) names it. On a v2 host the default
  * hierarchy (css_set->dfl_cgrp, what bpf_get_current_cgroup_id reads); on a
  * v1 or hybrid host a controller's hierarchy (css_set->subsys[ssid]->cgroup),
  * because there the v2 mount may hold no process at all. Container runtimes
@@ -22,12 +22,13 @@
 #include <bpf/bpf_core_read.h>
 #include "health.h"
 #include "health_maps.h"
+#include "syscall.h"
 
-/* The task's cgroup in the configured hierarchy; NULL when it cannot be read. */
-static __always_inline struct cgroup *task_cgroup(const struct health_config *cfg, struct task_struct *task)
+/* The task's cgroup in the configured hierarchy, read with probes; NULL when it cannot be read. */
+static __always_inline struct cgroup *task_cgroup(struct task_struct *task)
 {
 	struct css_set *cset = BPF_CORE_READ(task, cgroups);
-	__u32 ssid = cfg->cgroup_subsys;
+	__u32 ssid = cgroup_subsys_index;
 
 	if (!cset)
 		return NULL;
@@ -53,6 +54,41 @@ static __always_inline struct cgroup *cgroup_parent(struct cgroup *cgrp)
 	struct cgroup_subsys_state *parent = BPF_CORE_READ(cgrp, self.parent);
 
 	return parent ? BPF_CORE_READ(parent, cgroup) : NULL;
+}
+
+/*
+ * task_cgroup_btf is task_cgroup for a BTF task pointer (current_task_btf):
+ * plain loads, a few ns each rather than ~30 for a probe read. The index must
+ * be a constant for the verifier, hence one case per controller slot; only
+ * the configured one is kept (indices past the kernel's controllers do not
+ * relocate, and are never reached).
+ */
+#define SUBSYS_CGROUP(i) \
+	case i: \
+		return cset->subsys[i] ? cset->subsys[i]->cgroup : NULL
+static __always_inline struct cgroup *task_cgroup_btf(struct task_struct *task)
+{
+	struct css_set *cset = task->cgroups;
+
+	if (!cset)
+		return NULL;
+	switch (cgroup_subsys_index) {
+	SUBSYS_CGROUP(0); SUBSYS_CGROUP(1); SUBSYS_CGROUP(2); SUBSYS_CGROUP(3);
+	SUBSYS_CGROUP(4); SUBSYS_CGROUP(5); SUBSYS_CGROUP(6); SUBSYS_CGROUP(7);
+	SUBSYS_CGROUP(8); SUBSYS_CGROUP(9); SUBSYS_CGROUP(10); SUBSYS_CGROUP(11);
+	SUBSYS_CGROUP(12); SUBSYS_CGROUP(13); SUBSYS_CGROUP(14); SUBSYS_CGROUP(15);
+	default:
+		return cset->dfl_cgrp;
+	}
+}
+#undef SUBSYS_CGROUP
+
+/* The current task's cgroup: plain loads where the kernel allows them (task: current_task_btf()). */
+static __always_inline struct cgroup *current_cgroup(struct task_struct *task)
+{
+	if (task)
+		return task_cgroup_btf(task);
+	return task_cgroup((struct task_struct *)bpf_get_current_task());
 }
 
 /*
@@ -108,18 +144,24 @@ static __always_inline void fill_cgroup(struct health_event *e, struct cgroup *c
 	bpf_probe_read_kernel(e->cgroup_path, size, &s->buf[off]);
 }
 
-/* The marks of cgrp and its ancestors in the scope map of slot, ORed. */
-static __always_inline __u32 cgroup_scope_marks(struct cgroup *cgrp, __u32 slot)
+/* The marks of cgrp and its ancestors in the scope map of slot, ORed; btf: cgrp came from task_cgroup_btf. */
+static __always_inline __u32 cgroup_scope_marks(struct cgroup *cgrp, __u32 slot, bool btf)
 {
 	struct scope_key key = { .slot = slot };
 	__u32 marks = 0;
 
 	for (int i = 0; i < SCOPE_MAX_DEPTH && cgrp; i++) {
-		key.cgroup_id = cgroup_id_of(cgrp);
+		key.cgroup_id = btf ? cgrp->kn->id : cgroup_id_of(cgrp);
 		__u32 *m = bpf_map_lookup_elem(&scope_cgroups, &key);
 		if (m)
 			marks |= *m;
-		cgrp = cgroup_parent(cgrp);
+		if (btf) {
+			struct cgroup_subsys_state *parent = cgrp->self.parent;
+
+			cgrp = parent ? parent->cgroup : NULL;
+		} else {
+			cgrp = cgroup_parent(cgrp);
+		}
 	}
 	return marks;
 }
@@ -135,14 +177,29 @@ static __always_inline bool uid_listed(const struct scope_match *m, __u32 uid)
 	return false;
 }
 
-/* The executable's file name, at most SCOPE_NAME_LEN - 1 bytes and NUL-padded; false for kernel threads. */
-static __always_inline bool read_executable(struct task_struct *task, char name[SCOPE_NAME_LEN])
+/*
+ * The executable's file name, at most SCOPE_NAME_LEN - 1 bytes and NUL-padded
+ * (empty when longer); false for kernel threads. btf: task is a BTF pointer.
+ */
+static __always_inline bool read_executable(struct task_struct *task, char name[SCOPE_NAME_LEN], bool btf)
 {
-	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	struct file *exe;
+	struct qstr q;
 
-	if (!exe)
-		return false;
-	struct qstr q = BPF_CORE_READ(exe, f_path.dentry, d_name);
+	if (btf) {
+		struct mm_struct *mm = task->mm;
+
+		exe = mm ? mm->exe_file : NULL;
+		if (!exe)
+			return false;
+		q.len = exe->f_path.dentry->d_name.len;
+		q.name = exe->f_path.dentry->d_name.name;
+	} else {
+		exe = BPF_CORE_READ(task, mm, exe_file);
+		if (!exe)
+			return false;
+		q = BPF_CORE_READ(exe, f_path.dentry, d_name);
+	}
 	if (q.len >= SCOPE_NAME_LEN)
 		return true; /* longer than any configured name: matches none */
 	bpf_probe_read_kernel(name, q.len & (SCOPE_NAME_LEN - 1), q.name);
@@ -176,7 +233,8 @@ static __always_inline bool scope_rejects(const struct health_config *cfg)
 	if (!flags)
 		return false;
 
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *btf = current_task_btf();
+	struct task_struct *task = btf ? btf : (struct task_struct *)bpf_get_current_task();
 	bool included = !(flags & SCOPE_F_INCLUDE);
 
 	if (flags & SCOPE_F_UIDS) {
@@ -190,7 +248,7 @@ static __always_inline bool scope_rejects(const struct health_config *cfg)
 	if (flags & SCOPE_F_EXECUTABLES) {
 		char name[SCOPE_NAME_LEN] = {};
 
-		if (read_executable(task, name)) {
+		if (read_executable(task, name, btf)) {
 			if (executable_listed(&cfg->scope_exclude, name))
 				return true;
 			if (executable_listed(&cfg->scope_include, name))
@@ -198,7 +256,7 @@ static __always_inline bool scope_rejects(const struct health_config *cfg)
 		}
 	}
 	if (flags & SCOPE_F_CGROUPS) {
-		__u32 marks = cgroup_scope_marks(task_cgroup(cfg, task), cfg->slot);
+		__u32 marks = cgroup_scope_marks(current_cgroup(btf), cfg->slot, btf);
 
 		if (marks & SCOPE_M_EXCLUDE)
 			return true;

@@ -157,7 +157,7 @@ static __always_inline int connect_started(struct sock *sk)
 	__u64 key = (__u64)sk;
 	__u64 uid_gid = bpf_get_current_uid_gid();
 	struct connect_attempt a = {
-		.cgroup_id = cgroup_id_of(task_cgroup(cfg, task)),
+		.cgroup_id = cgroup_id_of(task_cgroup(task)),
 		.tgid = pid_tgid >> 32,
 		.tid = (__u32)pid_tgid,
 		.ppid = BPF_CORE_READ(task, real_parent, tgid),

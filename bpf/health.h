@@ -24,7 +24,7 @@
 #define CGROUP_PATH_DEPTH 6
 /* Longest cgroup name kept whole in the path (container and pod segments are under 100). */
 #define CGROUP_NAME_LEN 128
-/* health_config.cgroup_subsys: the v2 default hierarchy rather than a v1 controller's. */
+/* cgroup_subsys_index: the v2 default hierarchy rather than a v1 controller's. */
 #define CGROUP_DEFAULT_HIERARCHY 0xffffffff
 /* How many ancestors the scope check looks at: deeper cgroups match by their 16 innermost levels. */
 #define SCOPE_MAX_DEPTH 16
@@ -117,9 +117,8 @@ struct health_config {
 	__u64 emit_interval_ns;
 	/* (burst - 1) * emit_interval_ns: how far the bucket's schedule may run ahead of now. */
 	__u64 burst_tolerance_ns;
-	/* The hierarchy cgroups are read from: a v1 controller's index, or CGROUP_DEFAULT_HIERARCHY. */
-	__u32 cgroup_subsys;
 	__u32 scope_flags;
+	__u32 _pad0;
 	/* Only this process (tgid) when non-zero. */
 	__u32 pid_filter;
 	__u32 flags;

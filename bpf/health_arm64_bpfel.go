@@ -40,8 +40,8 @@ type healthHealthConfig struct {
 	_                structs.HostLayout
 	EmitIntervalNs   uint64
 	BurstToleranceNs uint64
-	CgroupSubsys     uint32
 	ScopeFlags       uint32
+	Pad0             uint32
 	PidFilter        uint32
 	Flags            uint32
 	StormThreshold   uint32
@@ -169,6 +169,7 @@ const (
 	healthProgSysExitRaw          = "sys_exit_raw"
 	healthProgSysExitTp           = "sys_exit_tp"
 	healthVarActiveConfigSlot     = "active_config_slot"
+	healthVarCgroupSubsysIndex    = "cgroup_subsys_index"
 )
 
 // loadHealth returns the embedded CollectionSpec for health.
@@ -242,7 +243,8 @@ type healthMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type healthVariableSpecs struct {
-	ActiveConfigSlot *ebpf.VariableSpec `ebpf:"active_config_slot"`
+	ActiveConfigSlot  *ebpf.VariableSpec `ebpf:"active_config_slot"`
+	CgroupSubsysIndex *ebpf.VariableSpec `ebpf:"cgroup_subsys_index"`
 }
 
 // healthObjects contains all objects after they have been loaded into the kernel.
@@ -298,7 +300,8 @@ func (m *healthMaps) Close() error {
 //
 // It can be passed to loadHealthObjects or ebpf.CollectionSpec.LoadAndAssign.
 type healthVariables struct {
-	ActiveConfigSlot *ebpf.Variable `ebpf:"active_config_slot"`
+	ActiveConfigSlot  *ebpf.Variable `ebpf:"active_config_slot"`
+	CgroupSubsysIndex *ebpf.Variable `ebpf:"cgroup_subsys_index"`
 }
 
 // healthPrograms contains all programs after they have been loaded into the kernel.

@@ -120,6 +120,13 @@ struct {
 	__type(value, struct path_scratch);
 } path_scratch SEC(".maps");
 
+/*
+ * The hierarchy failing tasks' cgroups are read from (cgroup.h): a v1
+ * controller's index in css_set->subsys, or CGROUP_DEFAULT_HIERARCHY. Set at
+ * load time and read-only, so the verifier keeps only that controller's branch.
+ */
+const volatile __u32 cgroup_subsys_index = CGROUP_DEFAULT_HIERARCHY;
+
 /* scope_cgroups: per config slot, the cgroups the scope rules name; each matches its descendants too. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

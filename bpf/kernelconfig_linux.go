@@ -12,9 +12,8 @@ import (
 const configFlagIncludePaths = 1
 
 // kernelConfig is the config map value for opts (with defaults applied), a
-// ring buffer of ringSize bytes, the cgroup controller index cgroupSubsys
-// (cgroupDefaultHierarchy for v2) and config slot. Validate must have accepted opts.
-func kernelConfig(opts Options, ringSize int, cgroupSubsys, slot uint32) (*healthHealthConfig, error) {
+// ring buffer of ringSize bytes and config slot. Validate must have accepted opts.
+func kernelConfig(opts Options, ringSize int, slot uint32) (*healthHealthConfig, error) {
 	rules, err := compileRules(opts.Rules)
 	if err != nil {
 		return nil, err
@@ -30,7 +29,6 @@ func kernelConfig(opts Options, ringSize int, cgroupSubsys, slot uint32) (*healt
 	cfg := &healthHealthConfig{
 		EmitIntervalNs:   rate.emitIntervalNs,
 		BurstToleranceNs: rate.burstToleranceNs,
-		CgroupSubsys:     cgroupSubsys,
 		ScopeFlags:       opts.Scope.kernelFlags(),
 		ScopeInclude:     opts.Scope.Include.kernelMatch(),
 		ScopeExclude:     opts.Scope.Exclude.kernelMatch(),

@@ -48,9 +48,8 @@ type Probe struct {
 	scopeCgroups *ebpf.Map
 	// barrier waits out the programs still running with a configuration just replaced.
 	barrier *programBarrier
-	// cgroupController and its index cgroupSubsys select the hierarchy cgroups are read from.
+	// cgroupController selects the hierarchy cgroups are read from (fixed at load).
 	cgroupController string
-	cgroupSubsys     uint32
 
 	ringSize     int
 	trackingSize int
@@ -149,6 +148,10 @@ func load(opts Options, hooks, socketHooks []Hook) (_ *Probe, err error) {
 	}
 	spec.Maps[healthMapEvents].MaxEntries = uint32(opts.RingBufferSize)
 	spec.Maps[healthMapTracking].MaxEntries = uint32(opts.TrackingMapSize)
+	// Read-only once loaded: the verifier keeps only the configured controller's code.
+	if err := spec.Variables[healthVarCgroupSubsysIndex].Set(cgroupSubsys); err != nil {
+		return nil, fmt.Errorf("setting the cgroup controller: %w", err)
+	}
 
 	maps := spec.Copy()
 	maps.Programs = nil
@@ -164,7 +167,6 @@ func load(opts Options, hooks, socketHooks []Hook) (_ *Probe, err error) {
 		config:           coll.Maps[healthMapConfig],
 		slot:             coll.Variables[healthVarActiveConfigSlot],
 		scopeCgroups:     coll.Maps[healthMapScopeCgroups],
-		cgroupSubsys:     cgroupSubsys,
 		cgroupController: opts.CgroupController,
 		ringSize:         opts.RingBufferSize,
 		trackingSize:     opts.TrackingMapSize,
@@ -270,7 +272,7 @@ func attach(hook Hook, tp tracepoint, prog *ebpf.Program) (link.Link, error) {
 // configuration whole, with its own scope. It returns once no program runs
 // with the other slot any more, which the next write may then reuse.
 func (p *Probe) writeConfig(opts Options, slot uint32) error {
-	cfg, err := kernelConfig(opts, p.ringSize, p.cgroupSubsys, slot)
+	cfg, err := kernelConfig(opts, p.ringSize, slot)
 	if err != nil {
 		return err
 	}

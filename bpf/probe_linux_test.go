@@ -133,7 +133,7 @@ func TestLoadHealthProgram(t *testing.T) {
 	if err := p.config.Lookup(slot, &got); err != nil {
 		t.Fatal(err)
 	}
-	wantCfg, err := kernelConfig(Options{}.withDefaults(), DefaultRingBufferSize, cgroupDefaultHierarchy, 0)
+	wantCfg, err := kernelConfig(Options{}.withDefaults(), DefaultRingBufferSize, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

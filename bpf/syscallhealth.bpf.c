@@ -276,7 +276,7 @@ static __always_inline int handle_failure(struct pt_regs *regs, bool regs_from_t
 		return 0;
 
 	fill_task(e, pid_tgid);
-	fill_cgroup(e, task_cgroup(cfg, (struct task_struct *)bpf_get_current_task()));
+	fill_cgroup(e, task_cgroup((struct task_struct *)bpf_get_current_task()));
 	fill_arguments(rule, e, regs, errno_nr, cfg->flags & CONFIG_F_INCLUDE_PATHS);
 	/* The source of a connect that failed during its syscall, recorded before the socket was disconnected. */
 	if (local.family && local.family == e->family) {

@@ -157,10 +157,11 @@ track_failure(const struct health_config *cfg, const struct tracking_key *key, _
 		if (attempt) {
 			fresh.cgroup_id = attempt->cgroup_id;
 		} else {
-			struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+			struct task_struct *btf = current_task_btf();
+			struct cgroup *cgrp = current_cgroup(btf);
 
-			fresh.cgroup_id = cgroup_id_of(task_cgroup(cfg, task));
-			read_executable(task, fresh.executable);
+			fresh.cgroup_id = btf ? (cgrp ? cgrp->kn->id : 0) : cgroup_id_of(cgrp);
+			read_executable(btf ? btf : (struct task_struct *)bpf_get_current_task(), fresh.executable, btf);
 		}
 
 		/*
