@@ -106,7 +106,7 @@ func requireContainerTools(t *testing.T) {
 // TestContainerDeployment runs the image as the Kubernetes agent does (host PID namespace, CAP_BPF and
 // CAP_PERFMON only, seccomp unconfined, read-only root and host mounts) and the gateway as a second
 // container of the same image with deploy/kubernetes/gateway-config.yaml, unprivileged. Workload
-// containers FROM scratch with busybox fail to read a root-only file.
+// containers FROM scratch with busybox fail to read a root-only file: one keeps running, one exits at once.
 // The gateway's file exporter must hold each failure with podman's container id, and a real Prometheus
 // scraping the gateway must return the exact syscallhealth_failures_total of each container.
 func TestContainerDeployment(t *testing.T) {
@@ -185,7 +185,13 @@ func TestContainerDeployment(t *testing.T) {
 	lives.id = pm.container("syscallhealth-lives-"+suffix, append(workloadArgs,
 		// The trailing true keeps the shell from exec'ing sleep: the failing process itself lives on.
 		"sh", "-c", fmt.Sprintf("for i in 1 2 3; do read x < %s; done; sleep 60; true", secret))...)
-	workloads := []workload{lives}
+	// Its process fails and exits at once: its container is known only from what the kernel sent.
+	exits := workload{name: "exits at once", failures: 4}
+	exits.id = pm.container("syscallhealth-exits-"+suffix, append(workloadArgs,
+		"sh", "-c", fmt.Sprintf("for i in 1 2 3 4; do read x < %s; done", secret))...)
+	code := pm.must("wait", "syscallhealth-exits-"+suffix)
+	require.Equal(t, "1", code, "the exiting workload's last read failed")
+	workloads := []workload{lives, exits}
 
 	// The gateway's files: one record per failure of each workload, with podman's container id, and the
 	// exact count of its series.
