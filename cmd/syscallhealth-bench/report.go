@@ -83,8 +83,9 @@ func (r report) added(config, c string) float64 {
 
 func (r report) writeMicro(w *strings.Builder) {
 	fmt.Fprintf(w, "## Cost per syscall (ns per call)\n\n")
-	fmt.Fprintf(w, "Each cell: median ns per call (range), and in brackets what the configuration adds to bare. "+
-		"Each case runs in a child process pinned to CPU 0. The syscallhealth columns run the built collector "+
+	fmt.Fprintf(w, "Each cell: median CPU ns per call (range), and in brackets what the configuration adds to bare. "+
+		"Each case runs in a child process pinned to CPU 0 and is timed by its thread's CPU clock (the scheduler's "+
+		"exact runtime, the syscall's kernel work included), so time spent descheduled is not charged to it. The syscallhealth columns run the built collector "+
 		"(receiver into the debug exporter); \"rate limit off\" sets events_per_second 1e6 and a 64 MiB ring.\n\n")
 	fmt.Fprintf(w, "| workload |")
 	for _, c := range configurations {
