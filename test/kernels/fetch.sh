@@ -9,6 +9,9 @@ cache="${SYSCALLHEALTH_KERNEL_CACHE:-/var/cache/syscallhealth-kernels}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 apt_dir="$cache/apt"
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$cache/debs"
+# One fetch at a time in the cache (other checkouts share it).
+exec 9> "$cache/.lock"
+flock 9
 touch "$apt_dir/status"
 
 # The suites the kernels come from (kernels.list), for both architectures.

@@ -19,10 +19,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // kernel is one line of fetch.sh's output.
@@ -53,6 +54,14 @@ var asyncTests = []string{"TestAsyncConnectHooks", "TestDetectAsyncECONNREFUSED"
 // columns of the table, in order.
 var columns = []string{"boot", "hooks", "ENOSPC", "EMFILE", "ECONNREFUSED", "EADDRINUSE", "EACCES", "tcp state", "collector", "no BTF"}
 
+// payload is the files of one architecture's guests; ready is closed once built (or err is set).
+type payload struct {
+	dir   string
+	ready chan struct{}
+	built bool
+	err   error
+}
+
 // result is one kernel's row.
 type result struct {
 	kernel   kernel
@@ -69,11 +78,15 @@ type check struct {
 
 func main() {
 	jobs := flag.Int("jobs", max(1, runtime.NumCPU()), "guests run at once")
-	out := flag.String("out", filepath.Join(os.TempDir(), "syscallhealth-kernels"), "where each guest's console log and output go")
-	flag.Parse()
-	start := time.Now()
 	repo, err := os.Getwd()
 	if err != nil {
+		fatal(err)
+	}
+	// In the checkout's (ignored) build directory: checkouts side by side do not share it.
+	out := flag.String("out", filepath.Join(repo, "build/test-kernels"), "where each guest's console log and output go")
+	flag.Parse()
+	start := time.Now()
+	if err := lockOut(*out); err != nil {
 		fatal(err)
 	}
 	kernels, err := fetch(repo, flag.Args())
@@ -82,34 +95,43 @@ func main() {
 	}
 	fmt.Printf("fetched %d kernels in %s\n", len(kernels), time.Since(start).Round(time.Second))
 
-	payloads := map[string]string{}
+	// Each architecture's payload builds while the guests of those built before it run: the guests idle in
+	// places (timeouts, lingering triggers), which the cross-build fills.
+	payloads := map[string]*payload{}
 	for _, k := range kernels {
-		if _, ok := payloads[k.arch]; ok {
-			continue
+		if payloads[k.arch] == nil {
+			payloads[k.arch] = &payload{dir: filepath.Join(*out, "payload-"+k.arch), ready: make(chan struct{})}
 		}
-		began := time.Now()
-		dir := filepath.Join(*out, "payload-"+k.arch)
-		if err := buildPayload(repo, k.arch, dir); err != nil {
-			fatal(err)
-		}
-		payloads[k.arch] = dir
-		fmt.Printf("built the %s test binaries, trigger and collector in %s\n", k.arch, time.Since(began).Round(time.Second))
 	}
+	go func() {
+		for _, arch := range []string{runtime.GOARCH, "amd64", "arm64"} {
+			p := payloads[arch]
+			if p == nil || p.built {
+				continue
+			}
+			began := time.Now()
+			p.err, p.built = buildPayload(repo, arch, p.dir), true
+			fmt.Printf("built the %s test binaries, trigger and collector in %s\n", arch, time.Since(began).Round(time.Second))
+			close(p.ready)
+		}
+	}()
 
-	// Slowest guests (emulated arm64) first, so the parallel runs end together.
-	order := slices.Clone(kernels)
-	slices.SortStableFunc(order, func(a, b kernel) int {
-		return strings.Compare(b.arch, a.arch)
-	})
 	results := make(map[string]*result)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, *jobs)
-	for _, k := range order {
-		sem <- struct{}{}
+	for _, k := range kernels {
 		wg.Go(func() {
-			defer func() { <-sem }()
-			r := runGuest(repo, k, payloads[k.arch], filepath.Join(*out, k.name))
+			p := payloads[k.arch]
+			<-p.ready
+			var r *result
+			if p.err != nil {
+				r = &result{kernel: k, checks: map[string]check{"boot": {detail: p.err.Error()}}}
+			} else {
+				sem <- struct{}{}
+				r = runGuest(repo, k, p.dir, filepath.Join(*out, k.name))
+				<-sem
+			}
 			mu.Lock()
 			results[k.name] = r
 			mu.Unlock()
@@ -131,6 +153,25 @@ func main() {
 	}
 	fmt.Println("PASS")
 }
+
+// lockOut keeps a second matrix (another user of the machine) from running in out at the same time; the lock
+// goes with the process.
+func lockOut(out string) error {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(out, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return fmt.Errorf("another test-kernels run is using %s (%w): wait for it, or give this one -out DIR", out, err)
+	}
+	outLock = f // referenced, so no finalizer closes it: the lock is held until exit
+	return nil
+}
+
+var outLock *os.File
 
 func fatal(err error) {
 	fmt.Fprintf(os.Stderr, "test-kernels: %v\n", err)
@@ -172,14 +213,27 @@ func buildPayload(repo, arch, dir string) error {
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		return err
 	}
-	steps := []struct {
+	type goCommand struct {
 		dir  string
 		args []string
-	}{
+	}
+	steps := []goCommand{
 		{repo, []string{"test", "-c", "-o", filepath.Join(bin, "bpf.test"), "./bpf"}},
 		{repo, []string{"build", "-o", filepath.Join(bin, "syscallhealth-trigger"), "./cmd/syscallhealth-trigger"}},
-		// The flags ocb builds with, so the host architecture's build is the one `make build` made.
-		{filepath.Join(repo, "build"), []string{"build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(bin, "otelcol-syscallhealth"), "."}},
+	}
+	collector := filepath.Join(bin, "otelcol-syscallhealth")
+	if arch == runtime.GOARCH {
+		// The host's guests run the collector `make build` made (ocb builds it static).
+		b, err := os.ReadFile(filepath.Join(repo, "bin/otelcol-syscallhealth"))
+		if err != nil {
+			return fmt.Errorf("the collector: %w (make test-kernels builds it first)", err)
+		}
+		if err := os.WriteFile(collector, b, 0o755); err != nil {
+			return err
+		}
+	} else {
+		// ocb's sources in build/, with the flags ocb builds with.
+		steps = append(steps, goCommand{filepath.Join(repo, "build"), []string{"build", "-trimpath", "-ldflags=-s -w", "-o", collector, "."}})
 	}
 	for _, s := range steps {
 		cmd := exec.Command("go", s.args...)
