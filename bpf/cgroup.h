@@ -226,12 +226,23 @@ static __always_inline bool executable_listed(const struct scope_match *m, const
  * rule while some are set, or on the wrong side of host/containers. Called
  * before anything is counted; without scopes it costs one load and branch.
  */
+static __noinline bool scope_rejects_slow(const struct health_config *cfg);
+
 static __always_inline bool scope_rejects(const struct health_config *cfg)
 {
-	__u32 flags = cfg->scope_flags;
-
-	if (!flags)
+	if (!cfg->scope_flags)
 		return false;
+	return scope_rejects_slow(cfg);
+}
+
+/*
+ * A function of its own: its locals get a stack frame of their own instead of
+ * growing the program's, which with connect_exit's chain stays within the 512
+ * bytes kernels before 6.13 (no private stacks) allow (make test-kernels).
+ */
+static __noinline bool scope_rejects_slow(const struct health_config *cfg)
+{
+	__u32 flags = cfg->scope_flags;
 
 	struct task_struct *btf = current_task_btf();
 	struct task_struct *task = btf ? btf : (struct task_struct *)bpf_get_current_task();

@@ -52,6 +52,7 @@ enum {
 /* Helpers newer than Linux 5.8, asked for with bpf_core_enum_value_exists (settled at load time). */
 enum bpf_func_id {
 	BPF_FUNC_get_current_task_btf = 158,
+	BPF_FUNC_cgrp_storage_get = 210,
 };
 
 /* include/linux/socket.h */
