@@ -57,7 +57,7 @@ static __always_inline struct cgroup *cgroup_parent(struct cgroup *cgrp)
 }
 
 /*
- * task_cgroup_btf is task_cgroup for a BTF task pointer (current_task_btf):
+ * task_cgroup_btf is task_cgroup for a BTF task pointer (current_task_rcu_btf):
  * plain loads, a few ns each rather than ~30 for a probe read. The index must
  * be a constant for the verifier, hence one case per controller slot; only
  * the configured one is kept (indices past the kernel's controllers do not
@@ -83,7 +83,7 @@ static __always_inline struct cgroup *task_cgroup_btf(struct task_struct *task)
 }
 #undef SUBSYS_CGROUP
 
-/* The current task's cgroup: plain loads where the kernel allows them (task: current_task_btf()). */
+/* The current task's cgroup: plain loads where the kernel allows them (task: current_task_rcu_btf()). */
 static __always_inline struct cgroup *current_cgroup(struct task_struct *task)
 {
 	if (task)
@@ -244,7 +244,7 @@ static __noinline bool scope_rejects_slow(const struct health_config *cfg)
 {
 	__u32 flags = cfg->scope_flags;
 
-	struct task_struct *btf = current_task_btf();
+	struct task_struct *btf = current_task_rcu_btf();
 	struct task_struct *task = btf ? btf : (struct task_struct *)bpf_get_current_task();
 	bool included = !(flags & SCOPE_F_INCLUDE);
 

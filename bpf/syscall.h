@@ -13,14 +13,24 @@
 #include <bpf/bpf_core_read.h>
 
 /*
- * The current task as a BTF pointer, whose fields are plain loads (Linux
- * 6.2+: before, a load through an __rcu field such as task->cgroups or
- * mm->exe_file is a scalar to the verifier; bpf_cgrp_storage_get came with
- * 6.2 and marks it), or NULL on older kernels, where they are read with probes (about
- * 30 ns each on the failure path, measured). Settled at load time: the
- * verifier drops the branch this kernel cannot take.
+ * The current task as a BTF pointer, whose own fields (pid, tgid,
+ * thread_info) are plain loads (Linux 5.11+), or NULL on older kernels, where
+ * they are read with probes (about 30 ns each on the failure path, measured).
+ * Settled at load time: the verifier drops the branch this kernel cannot take.
  */
 static __always_inline struct task_struct *current_task_btf(void)
+{
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf))
+		return bpf_get_current_task_btf();
+	return NULL;
+}
+
+/*
+ * current_task_rcu_btf is current_task_btf for walks through __rcu fields
+ * (task->cgroups, mm->exe_file): before Linux 6.2 such a load is a scalar to
+ * the verifier (bpf_cgrp_storage_get came with 6.2 and marks it), so NULL there.
+ */
+static __always_inline struct task_struct *current_task_rcu_btf(void)
 {
 	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_cgrp_storage_get))
 		return bpf_get_current_task_btf();

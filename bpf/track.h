@@ -157,7 +157,7 @@ track_failure(const struct health_config *cfg, const struct tracking_key *key, _
 		if (attempt) {
 			fresh.cgroup_id = attempt->cgroup_id;
 		} else {
-			struct task_struct *btf = current_task_btf();
+			struct task_struct *btf = current_task_rcu_btf();
 			struct cgroup *cgrp = current_cgroup(btf);
 
 			fresh.cgroup_id = btf ? (cgrp ? cgrp->kn->id : 0) : cgroup_id_of(cgrp);
