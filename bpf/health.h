@@ -146,14 +146,12 @@ struct tracking_value {
 	/* Every failure for the key, counted before any rate limiting. */
 	__u64 count;
 	__u64 first_seen_ns;
+	/* The last failure's time; while the rate limit holds the series back, up to 50 ms earlier (track.h). */
 	__u64 last_seen_ns;
 	/* GCRA theoretical arrival time: when the bucket is full again. */
 	__u64 rate_tat_ns;
 	/* Failures not emitted since the last event of the key. */
 	__u64 suppressed;
-	/* The last clock reading (CLOCK_BOOTTIME ns) and the jiffy counter then. */
-	__u64 clock_ns;
-	__u64 clock_jiffies;
 	/* Until the jiffy counter reaches this, the bucket is surely empty (track.h rate_limit_held). */
 	__u64 held_until_jiffies;
 	/*

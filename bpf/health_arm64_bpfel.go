@@ -138,8 +138,6 @@ type healthTrackingValue struct {
 	LastSeenNs       uint64
 	RateTatNs        uint64
 	Suppressed       uint64
-	ClockNs          uint64
-	ClockJiffies     uint64
 	HeldUntilJiffies uint64
 	CgroupId         uint64
 	Executable       [32]int8

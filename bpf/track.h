@@ -95,27 +95,26 @@ static __always_inline void hold_back(struct tracking_value *v, enum stat_field 
  * rate_limit_held is the token bucket's answer without reading the clock
  * (bpf_ktime_get_boot_ns is a third of the watched path's cost, measured):
  * while the jiffy counter is below held_until_jiffies the bucket is surely
- * empty, so the failure is held back. last_seen_ns is then the last clock
- * reading plus the whole jiffies surely passed since, never ahead of the
- * failure and at most a few jiffies behind it.
+ * empty, so the failure is held back. last_seen_ns keeps the last clock
+ * reading, never ahead of the failure and at most HOLD_MAX_NS behind it.
  */
-static __always_inline bool rate_limit_held(const struct health_config *cfg, struct tracking_value *v, __u64 jiffies)
+static __always_inline bool rate_limit_held(struct tracking_value *v, __u64 jiffies)
 {
-	if (jiffies >= v->held_until_jiffies)
-		return false;
-	__u64 ticks = jiffies - v->clock_jiffies;
-	v->last_seen_ns = v->clock_ns + (ticks > 2 ? (ticks - 2) * cfg->jiffy_ns : 0);
-	return true;
+	return jiffies < v->held_until_jiffies;
 }
+
+/* The longest wait hold_until lets pass without a clock reading (bounds how stale last_seen_ns gets). */
+#define HOLD_MAX_NS 50000000ULL
 
 /*
  * hold_until lets rate_limit_held answer alone for most of the wait_ns that
  * the bucket stays empty after the clock reading at jiffies. The jiffy
- * counter can lag the clock (a tick handled late, a virtual CPU descheduled),
- * so it stops a quarter of the wait and a jiffy short: a lag within that
- * margin never holds back a failure the bucket would admit, a longer one
- * delays the series' next event by the excess (its failures are counted all
- * the same). The last part of the wait reads the clock on every failure.
+ * counter can lag the clock (a tick handled late, a virtual CPU descheduled)
+ * or drift from it, so it stops a quarter of the wait (at most HOLD_MAX_NS)
+ * and a jiffy short: a lag within that margin never holds back a failure the
+ * bucket would admit, a longer one delays the series' next event by the
+ * excess (its failures are counted all the same). The last part of the wait
+ * reads the clock on every failure.
  */
 static __always_inline void hold_until(const struct health_config *cfg, struct tracking_value *v, __u64 jiffies,
 				       __u64 wait_ns)
@@ -123,6 +122,8 @@ static __always_inline void hold_until(const struct health_config *cfg, struct t
 	__u64 held = 0;
 	__u64 ticks = 0;
 
+	if (wait_ns > HOLD_MAX_NS)
+		wait_ns = HOLD_MAX_NS;
 	if (cfg->jiffy_ns)
 		ticks = (wait_ns - wait_ns / 4) / cfg->jiffy_ns;
 	if (ticks > 1)
@@ -177,15 +178,13 @@ track_failure(const struct health_config *cfg, const struct tracking_key *key, _
 		}
 	}
 	__sync_fetch_and_add(&v->count, 1);
-	if (rate_limit_held(cfg, v, jiffies)) {
+	if (rate_limit_held(v, jiffies)) {
 		hold_back(v, STAT_RATE_LIMITED);
 		return NULL;
 	}
 	if (!now)
 		now = bpf_ktime_get_boot_ns();
 	v->last_seen_ns = now;
-	v->clock_ns = now;
-	v->clock_jiffies = jiffies;
 	__u64 count = *(volatile __u64 *)&v->count;
 
 	/*
