@@ -111,6 +111,7 @@ static __noinline int report_async_connect(const struct health_config *cfg, stru
 		.tgid = a->tgid,
 		.syscall_nr = NR_CONNECT,
 		.errno_nr = err,
+		.process_start_ns = a->process_start_ns,
 	};
 	struct health_event *e = track_failure(cfg, &key, rule->category, EVENT_F_ASYNC, a);
 	if (!e)
@@ -158,6 +159,7 @@ static __always_inline int connect_started(struct sock *sk)
 	__u64 uid_gid = bpf_get_current_uid_gid();
 	struct connect_attempt a = {
 		.cgroup_id = cgroup_id_of(task_cgroup(task)),
+		.process_start_ns = process_start_ns(task),
 		.tgid = pid_tgid >> 32,
 		.tid = (__u32)pid_tgid,
 		.ppid = BPF_CORE_READ(task, real_parent, tgid),

@@ -19,7 +19,7 @@ var (
 
 // Layout of struct health_event (health.h), little-endian on both supported targets.
 const (
-	eventSize         = 640
+	eventSize         = 648
 	offTimestamp      = 0
 	offCgroupID       = 8
 	offErrorCount     = 16
@@ -44,6 +44,7 @@ const (
 	offPath           = 120
 	offMountNS        = 376
 	offCgroupPath     = 384
+	offProcessStart   = 640
 	commLen           = 16
 	pathLen           = 256
 	cgroupPathLen     = 256
@@ -102,6 +103,7 @@ func DecodeEvent(raw []byte, ev *Event) error {
 	ev.Async = raw[offFlags]&eventFlagAsync != 0
 	ev.Transport = transportOf(family, raw[offProtocol])
 	ev.MountNamespace = le.Uint32(raw[offMountNS:])
+	ev.ProcessStartNs = le.Uint64(raw[offProcessStart:])
 	// string(b) == s compares without allocating; only a changed string is copied.
 	if string(comm) != ev.Comm {
 		ev.Comm = string(comm)

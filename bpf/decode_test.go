@@ -220,6 +220,7 @@ type rawEvent struct {
 	Path                                          [pathLen]byte
 	MountNamespace, Pad2                          uint32
 	CgroupPath                                    [cgroupPathLen]byte
+	ProcessStartNs                                uint64
 }
 
 func BenchmarkEventProcessingBinaryRead(b *testing.B) {

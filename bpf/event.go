@@ -59,10 +59,13 @@ type Event struct {
 	// TimestampNs is CLOCK_BOOTTIME nanoseconds at the failure; BootClock turns it into wall-clock time.
 	TimestampNs uint64
 	PID         uint32 // thread group id (process.pid)
-	TID         uint32 // thread id
-	PPID        uint32 // the real parent's thread group id
-	UID         uint32
-	GID         uint32
+	// ProcessStartNs is CLOCK_BOOTTIME nanoseconds at the process's creation (its thread group leader's
+	// start), as the kernel knew it at the failure: with PID it names the process across PID reuse.
+	ProcessStartNs uint64
+	TID            uint32 // thread id
+	PPID           uint32 // the real parent's thread group id
+	UID            uint32
+	GID            uint32
 	// CgroupID is the failing task's cgroup in the probe's hierarchy
 	// (Options.CgroupController): the v2 cgroup id, or the v1 controller's.
 	CgroupID uint64
@@ -96,7 +99,7 @@ type Event struct {
 	// Local and Peer are the socket addresses of network syscalls; invalid when not applicable.
 	Local netip.AddrPort
 	Peer  netip.AddrPort
-	// ErrorCount is the exact number of failures for (PID, Syscall, Errno) so far, this one included.
+	// ErrorCount is the exact number of failures for (PID, ProcessStartNs, Syscall, Errno) so far, this one included.
 	ErrorCount uint64
 	// Suppressed is how many failures for the key were not emitted since its previous event:
 	// held back by the rate limit or the storm guard, or lost to a full ring buffer.

@@ -136,10 +136,16 @@ struct health_config {
 	struct syscall_rule rules[MAX_SYSCALLS];
 };
 
+/*
+ * A series: one process's failures of one syscall with one errno. The process
+ * is its tgid and its start time (the thread group leader's, CLOCK_BOOTTIME
+ * ns), so a process that gets a reused tgid starts series of its own.
+ */
 struct tracking_key {
 	__u32 tgid;
 	__u16 syscall_nr;
 	__u16 errno_nr;
+	__u64 process_start_ns;
 };
 
 struct tracking_value {
@@ -185,6 +191,8 @@ struct probe_stats {
  */
 struct connect_attempt {
 	__u64 cgroup_id;
+	/* The process's start time (tracking_key.process_start_ns). */
+	__u64 process_start_ns;
 	__u32 tgid;
 	__u32 tid;
 	__u32 ppid;
@@ -203,7 +211,7 @@ struct connect_attempt {
 	char comm[TASK_COMM_LEN];
 };
 
-/* One failed syscall, as sent through the ring buffer (640 bytes). */
+/* One failed syscall, as sent through the ring buffer (648 bytes). */
 struct health_event {
 	/* CLOCK_BOOTTIME of the failure. */
 	__u64 timestamp_ns;
@@ -246,6 +254,8 @@ struct health_event {
 	__u32 _pad2;
 	/* NUL-terminated: the cgroup's path below its hierarchy's root (cgroup.h), "" when not read. */
 	char cgroup_path[CGROUP_PATH_LEN];
+	/* CLOCK_BOOTTIME ns at which the process (its thread group leader) was created: part of its series' key. */
+	__u64 process_start_ns;
 };
 
 #endif /* SYSCALLHEALTH_HEALTH_H */

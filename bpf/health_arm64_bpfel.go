@@ -19,21 +19,22 @@ type healthCgroupPathScratch struct {
 }
 
 type healthConnectAttempt struct {
-	_         structs.HostLayout
-	CgroupId  uint64
-	Tgid      uint32
-	Tid       uint32
-	Ppid      uint32
-	Uid       uint32
-	Gid       uint32
-	Err       uint32
-	LocalPort uint16
-	PeerPort  uint16
-	Family    uint8
-	Pad       [3]uint8
-	LocalAddr [16]uint8
-	PeerAddr  [16]uint8
-	Comm      [16]int8
+	_              structs.HostLayout
+	CgroupId       uint64
+	ProcessStartNs uint64
+	Tgid           uint32
+	Tid            uint32
+	Ppid           uint32
+	Uid            uint32
+	Gid            uint32
+	Err            uint32
+	LocalPort      uint16
+	PeerPort       uint16
+	Family         uint8
+	Pad            [3]uint8
+	LocalAddr      [16]uint8
+	PeerAddr       [16]uint8
+	Comm           [16]int8
 }
 
 type healthHealthConfig struct {
@@ -55,32 +56,33 @@ type healthHealthConfig struct {
 }
 
 type healthHealthEvent struct {
-	_           structs.HostLayout
-	TimestampNs uint64
-	CgroupId    uint64
-	ErrorCount  uint64
-	Suppressed  uint64
-	Pid         uint32
-	Tid         uint32
-	Ppid        uint32
-	Uid         uint32
-	Gid         uint32
-	SyscallNr   uint32
-	ErrorCode   int32
-	Fd          int32
-	LocalPort   uint16
-	PeerPort    uint16
-	Category    uint8
-	Flags       uint8
-	Family      uint8
-	Protocol    uint8
-	LocalAddr   [16]uint8
-	PeerAddr    [16]uint8
-	Comm        [16]int8
-	Path        [256]int8
-	MntNs       uint32
-	Pad2        uint32
-	CgroupPath  [256]int8
+	_              structs.HostLayout
+	TimestampNs    uint64
+	CgroupId       uint64
+	ErrorCount     uint64
+	Suppressed     uint64
+	Pid            uint32
+	Tid            uint32
+	Ppid           uint32
+	Uid            uint32
+	Gid            uint32
+	SyscallNr      uint32
+	ErrorCode      int32
+	Fd             int32
+	LocalPort      uint16
+	PeerPort       uint16
+	Category       uint8
+	Flags          uint8
+	Family         uint8
+	Protocol       uint8
+	LocalAddr      [16]uint8
+	PeerAddr       [16]uint8
+	Comm           [16]int8
+	Path           [256]int8
+	MntNs          uint32
+	Pad2           uint32
+	CgroupPath     [256]int8
+	ProcessStartNs uint64
 }
 
 type healthPathScratch struct {
@@ -125,10 +127,11 @@ type healthSyscallRule struct {
 }
 
 type healthTrackingKey struct {
-	_         structs.HostLayout
-	Tgid      uint32
-	SyscallNr uint16
-	ErrnoNr   uint16
+	_              structs.HostLayout
+	Tgid           uint32
+	SyscallNr      uint16
+	ErrnoNr        uint16
+	ProcessStartNs uint64
 }
 
 type healthTrackingValue struct {

@@ -145,19 +145,30 @@ func marker(t *testing.T, l *eventLog) {
 	t.Fatal("the marker event (write ENOSPC on /dev/full by the test) did not arrive within 5s")
 }
 
-// countOf returns the kernel's count for key, 0 when it has none.
-func countOf(t *testing.T, p *Probe, key CountKey) Count {
+// countOf returns the kernel's count for key, 0 when it has none. A key without ProcessStartNs stands for
+// whichever process had the PID: there must be at most one.
+func countOf(t testing.TB, p *Probe, key CountKey) Count {
 	t.Helper()
 	counts, err := p.Counts()
 	if err != nil {
 		t.Fatal(err)
 	}
+	found := Count{Key: key}
+	matches := 0
 	for _, c := range counts {
-		if c.Key == key {
-			return c
+		k := c.Key
+		if key.ProcessStartNs == 0 {
+			k.ProcessStartNs = 0
+		}
+		if k == key {
+			found = c
+			matches++
 		}
 	}
-	return Count{Key: key}
+	if matches > 1 {
+		t.Fatalf("%d processes with PID %d have series %+v: name the one by its start time", matches, key.PID, key)
+	}
+	return found
 }
 
 func mustSyscall(t testing.TB, name string) uint32 {

@@ -288,10 +288,18 @@ struct task_struct {
 	int pid;
 	int tgid;
 	struct task_struct *real_parent;
+	struct task_struct *group_leader;
+	/* CLOCK_BOOTTIME ns at the task's creation (Linux 5.5 on; real_start_time before). */
+	__u64 start_boottime;
 	struct files_struct *files;
 	struct nsproxy *nsproxy;
 	struct mm_struct *mm;
 	struct css_set *cgroups;
+} __core;
+
+/* Linux before 5.5 named start_boottime real_start_time (same clock); CO-RE picks the one the kernel has. */
+struct task_struct___pre_5_5 {
+	__u64 real_start_time;
 } __core;
 
 /*

@@ -63,11 +63,14 @@ type Probe struct {
 	closeErr   error
 }
 
-// CountKey identifies a series of failures.
+// CountKey identifies a series of failures: one process's failures of one syscall with one errno.
 type CountKey struct {
-	PID     uint32
-	Syscall uint32
-	Errno   Errno
+	PID uint32
+	// ProcessStartNs is CLOCK_BOOTTIME ns at the process's creation (Event.ProcessStartNs): a process that
+	// reuses a PID has series of its own.
+	ProcessStartNs uint64
+	Syscall        uint32
+	Errno          Errno
 }
 
 // Count is a series' exact count from the kernel's tracking map; the times are CLOCK_BOOTTIME ns.
@@ -407,7 +410,7 @@ func (p *Probe) iterateCounts() ([]Count, error) {
 
 func toCount(k healthTrackingKey, v healthTrackingValue) Count {
 	return Count{
-		Key:         CountKey{PID: k.Tgid, Syscall: uint32(k.SyscallNr), Errno: Errno(k.ErrnoNr)},
+		Key:         CountKey{PID: k.Tgid, ProcessStartNs: k.ProcessStartNs, Syscall: uint32(k.SyscallNr), Errno: Errno(k.ErrnoNr)},
 		Category:    Category(v.Category),
 		Count:       v.Count,
 		FirstSeenNs: v.FirstSeenNs,
@@ -430,7 +433,7 @@ func (p *Probe) DeleteCounts(keys []CountKey) error {
 		if k.Syscall > 0xffff {
 			continue // never tracked: the kernel key holds 16-bit syscall numbers
 		}
-		key := healthTrackingKey{Tgid: k.PID, SyscallNr: uint16(k.Syscall), ErrnoNr: uint16(k.Errno)}
+		key := healthTrackingKey{Tgid: k.PID, SyscallNr: uint16(k.Syscall), ErrnoNr: uint16(k.Errno), ProcessStartNs: k.ProcessStartNs}
 		if err := p.tracking.Delete(&key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 			errs = append(errs, err)
 		}

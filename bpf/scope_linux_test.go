@@ -306,17 +306,7 @@ func BenchmarkScopeCost(b *testing.B) {
 				}
 			}
 			if p != nil {
-				key := CountKey{PID: uint32(os.Getpid()), Syscall: mustSyscall(b, "write"), Errno: eNOSPC}
-				counts, err := p.Counts()
-				if err != nil {
-					b.Fatal(err)
-				}
-				var n uint64
-				for _, cnt := range counts {
-					if cnt.Key == key {
-						n = cnt.Count
-					}
-				}
+				n := countOf(b, p, CountKey{PID: uint32(os.Getpid()), Syscall: mustSyscall(b, "write"), Errno: eNOSPC}).Count
 				if (n > 0) != c.counted {
 					b.Fatalf("counted %d failures; want counted: %v", n, c.counted)
 				}

@@ -270,6 +270,7 @@ static __always_inline int handle_failure(struct pt_regs *regs, bool regs_from_t
 		.tgid = tgid,
 		.syscall_nr = nr,
 		.errno_nr = errno_nr,
+		.process_start_ns = process_start_ns(task),
 	};
 	struct health_event *e = track_failure(cfg, &key, rule->category, 0, NULL);
 	if (!e)

@@ -132,13 +132,39 @@ static __always_inline void hold_until(const struct health_config *cfg, struct t
 }
 
 /*
+ * begin_series adds key's series for a failure of the current task, recording
+ * who failed. Not inlined: its value (112 bytes) would count on the sys_exit
+ * program's stack, which with the calls below it must stay within the 512
+ * bytes kernels before 6.13 allow (make test-kernels).
+ */
+static __noinline void begin_series(const struct tracking_key *key, __u8 category, __u64 now)
+{
+	struct tracking_value fresh = {
+		.first_seen_ns = now,
+		.category = category,
+	};
+	struct task_struct *btf = current_task_rcu_btf();
+	struct cgroup *cgrp = current_cgroup(btf);
+
+	fresh.cgroup_id = btf ? (cgrp ? cgrp->kn->id : 0) : cgroup_id_of(cgrp);
+	read_executable(btf ? btf : (struct task_struct *)bpf_get_current_task(), fresh.executable, btf);
+	/*
+	 * BPF_NOEXIST: if another CPU created the key meanwhile, its entry
+	 * (and count) stays. The update fails with E2BIG when the map is
+	 * full: the failure is then counted as untracked, never dropped.
+	 */
+	bpf_map_update_elem(&tracking, key, &fresh, BPF_NOEXIST);
+}
+
+/*
  * track_failure counts one failure of key exactly, then applies the per-key
  * token bucket and the global storm guard. It returns a reserved event with
  * the key's fields filled and every context field cleared, or NULL when the
  * failure is not to be emitted (it is then remembered as suppressed, or lost
  * to a full ring and counted as a drop). The caller fills the context and
  * calls submit_event. A new series records who failed: the current task, or
- * for a failure learned in another context the connect attempt's task.
+ * for a failure learned in another context (EVENT_F_ASYNC) the connect
+ * attempt's task.
  */
 static __always_inline struct health_event *
 track_failure(const struct health_config *cfg, const struct tracking_key *key, __u8 category, __u8 flags,
@@ -150,27 +176,18 @@ track_failure(const struct health_config *cfg, const struct tracking_key *key, _
 
 	if (!v) {
 		now = bpf_ktime_get_boot_ns();
-		struct tracking_value fresh = {
-			.first_seen_ns = now,
-			.category = category,
-		};
+		if (flags & EVENT_F_ASYNC) {
+			/* Inlined: begin_series below report_async_connect would be a fourth frame. */
+			struct tracking_value fresh = {
+				.first_seen_ns = now,
+				.category = category,
+				.cgroup_id = attempt->cgroup_id,
+			};
 
-		if (attempt) {
-			fresh.cgroup_id = attempt->cgroup_id;
+			bpf_map_update_elem(&tracking, key, &fresh, BPF_NOEXIST);
 		} else {
-			struct task_struct *btf = current_task_rcu_btf();
-			struct cgroup *cgrp = current_cgroup(btf);
-
-			fresh.cgroup_id = btf ? (cgrp ? cgrp->kn->id : 0) : cgroup_id_of(cgrp);
-			read_executable(btf ? btf : (struct task_struct *)bpf_get_current_task(), fresh.executable, btf);
+			begin_series(key, category, now);
 		}
-
-		/*
-		 * BPF_NOEXIST: if another CPU created the key meanwhile, its entry
-		 * (and count) stays. The update fails with E2BIG when the map is
-		 * full: the failure is then counted as untracked, never dropped.
-		 */
-		bpf_map_update_elem(&tracking, key, &fresh, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&tracking, key);
 		if (!v) {
 			count_stat(STAT_UNTRACKED);
@@ -256,6 +273,7 @@ track_failure(const struct health_config *cfg, const struct tracking_key *key, _
 	__builtin_memset(e->comm, 0, sizeof(e->comm));
 	e->path[0] = 0;
 	e->cgroup_path[0] = 0;
+	e->process_start_ns = key->process_start_ns;
 	return e;
 }
 
@@ -271,6 +289,26 @@ static __always_inline void submit_event(const struct health_config *cfg, struct
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg->wakeup_threshold)
 		wakeup = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(e, wakeup);
+}
+
+/*
+ * process_start_ns is when the current task's process began (its thread group
+ * leader's start, CLOCK_BOOTTIME ns, what /proc/<pid>/stat shows in clock
+ * ticks): with the tgid it names one process, whatever reuses the tgid later.
+ * task is a BTF task pointer, read directly: a watched failure's program run
+ * time grew by about 2 ns so (BenchmarkHookOverhead prog-ns/run), by 60 with
+ * two probe reads, which kernels that give none (NULL: current_task_btf()
+ * before 5.11) take; the field may be real_start_time there (before 5.5).
+ */
+static __always_inline __u64 process_start_ns(struct task_struct *task)
+{
+	if (task)
+		return task->group_leader->start_boottime;
+	struct task_struct *leader = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), group_leader);
+
+	if (bpf_core_field_exists(leader->start_boottime))
+		return BPF_CORE_READ(leader, start_boottime);
+	return BPF_CORE_READ((struct task_struct___pre_5_5 *)leader, real_start_time);
 }
 
 /* The current task's identity; the thread id comes from the caller's pid_tgid. */

@@ -123,14 +123,15 @@ func record(triggerPath, output string) error {
 		if err != nil {
 			return err
 		}
-		for _, c := range counts {
-			if c.Key == key {
-				run.Count = c.Count
-			}
-		}
 		for j := range events {
 			if events[j].PID == uint32(run.Trigger.PID) {
 				run.Events = append(run.Events, healthtrace.FromBPF(&events[j], clock.Time(events[j].TimestampNs)))
+				key.ProcessStartNs = events[j].ProcessStartNs // the trigger's process, whatever had its PID before
+			}
+		}
+		for _, c := range counts {
+			if c.Key == key {
+				run.Count = c.Count
 			}
 		}
 		if run.Count != uint64(run.Trigger.Failures) || len(run.Events) == 0 {

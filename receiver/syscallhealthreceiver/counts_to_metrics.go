@@ -18,6 +18,16 @@ import (
 	"github.com/syscallhealth/syscallhealth/receiver/syscallhealthreceiver/internal/metadata"
 )
 
+// process is one process whose failures are counted: its PID and its start (bpf.CountKey.ProcessStartNs),
+// which tell apart the processes that had the PID one after the other. startNs is 0 for a process known
+// only from its connect failures' destinations (per PID).
+type process struct {
+	pid     uint32
+	startNs uint64
+}
+
+func processOfKey(k bpf.CountKey) process { return process{k.PID, k.ProcessStartNs} }
+
 // seriesStart remembers, per kernel count, since when its cumulative value accumulates and how much of it
 // the next consumer has accepted.
 type seriesStart struct {
@@ -50,7 +60,7 @@ type metricsCollector struct {
 
 	// awaiting are the exited processes whose final counts the next consumer has not accepted yet, longest
 	// waiting first. Their series stay here and in the kernel map, so each collection emits them again.
-	awaiting []uint32
+	awaiting []process
 	// maxAwaitingSeries bounds the series of awaiting processes: they hold kernel map entries that live
 	// processes need. Past it the longest waiting are given up and counted in undelivered.
 	maxAwaitingSeries int
@@ -60,7 +70,7 @@ type metricsCollector struct {
 	aggregates *failureAggregates
 	// pending is since when the series of processes whose workload is not known yet (gone before the first
 	// event of their cgroup was enriched) are held back.
-	pending map[uint32]time.Time
+	pending map[process]time.Time
 	// final is set for the last collection at shutdown: nothing is held back any more.
 	final bool
 }
@@ -78,7 +88,7 @@ func newMetricsCollector(mb *metadata.MetricsBuilder, host hostInfo, processes *
 	m := &metricsCollector{
 		mb: mb, host: host, processes: processes, destination: destination, drops: drops, escalation: escalation,
 		findings: engine, hostFS: hostFS, clock: clock, loadTime: ts, previous: ts, series: make(map[bpf.CountKey]*seriesStart),
-		maxAwaitingSeries: maxAwaitingSeries, pending: make(map[uint32]time.Time),
+		maxAwaitingSeries: maxAwaitingSeries, pending: make(map[process]time.Time),
 	}
 	if granularity != GranularityProcess {
 		m.aggregates = newFailureAggregates(granularity)
@@ -86,22 +96,25 @@ func newMetricsCollector(mb *metadata.MetricsBuilder, host hostInfo, processes *
 	return m
 }
 
-// exitedAmong returns the processes with counts or connect series that have exited. The caller asks before
-// it reads the counts it passes to collect: a process already gone can fail no more, so those counts are its
-// final ones (counts read before the exit check could miss the last failures of a process exiting meanwhile).
-func (m *metricsCollector) exitedAmong(counts []bpf.Count) map[uint32]bool {
-	exited := make(map[uint32]bool)
+// exitedAmong returns the processes with counts or connect series that have exited: a process whose PID is
+// gone or now belongs to a process that started at another time. The caller asks before it reads the counts
+// it passes to collect: a process already gone can fail no more, so those counts are its final ones (counts
+// read before the exit check could miss the last failures of a process exiting meanwhile).
+func (m *metricsCollector) exitedAmong(counts []bpf.Count) map[process]bool {
+	exited := make(map[process]bool)
 	for _, c := range counts {
-		if _, checked := exited[c.Key.PID]; !checked {
-			exited[c.Key.PID] = m.processes.exited(c.Key.PID)
+		p := processOfKey(c.Key)
+		if _, checked := exited[p]; !checked {
+			exited[p] = m.processes.exited(p.pid, p.startNs)
 		}
 	}
 	for _, pid := range m.destination.pids() {
-		if _, checked := exited[pid]; !checked {
-			exited[pid] = m.processes.exited(pid)
+		p := process{pid: pid}
+		if _, checked := exited[p]; !checked {
+			exited[p] = m.processes.exited(pid, 0)
 		}
 	}
-	maps.DeleteFunc(exited, func(_ uint32, gone bool) bool { return !gone })
+	maps.DeleteFunc(exited, func(_ process, gone bool) bool { return !gone })
 	return exited
 }
 
@@ -111,28 +124,33 @@ func (m *metricsCollector) exitedAmong(counts []bpf.Count) map[uint32]bool {
 //
 // Start timestamps are stable per series. A series seen for the first time starts at the previous
 // collection (the load time for the first one): it did not exist then. A count that went down, or whose
-// first-seen time changed, was deleted from the kernel map and counted again (a reused pid): it restarts at
-// the previous collection too.
-func (m *metricsCollector) collect(counts []bpf.Count, exited map[uint32]bool, stats bpf.Stats, now time.Time) pmetric.Metrics {
+// first-seen time changed, was deleted from the kernel map and counted again: it restarts at the previous
+// collection too. A process given a reused PID has series of its own (the kernel's key has its start).
+func (m *metricsCollector) collect(counts []bpf.Count, exited map[process]bool, stats bpf.Stats, now time.Time) pmetric.Metrics {
 	ts := pcommon.NewTimestampFromTime(now)
-	byPID := make(map[uint32][]bpf.Count)
+	byProcess := make(map[process][]bpf.Count)
+	withCounts := make(map[uint32]bool)
 	for _, c := range counts {
-		byPID[c.Key.PID] = append(byPID[c.Key.PID], c)
+		p := processOfKey(c.Key)
+		byProcess[p] = append(byProcess[p], c)
+		withCounts[p.pid] = true
 	}
-	pids := slices.Collect(maps.Keys(byPID))
+	processes := slices.Collect(maps.Keys(byProcess))
 	for _, pid := range m.destination.pids() {
-		if _, ok := byPID[pid]; !ok {
-			pids = append(pids, pid)
+		if !withCounts[pid] {
+			processes = append(processes, process{pid: pid})
 		}
 	}
-	slices.Sort(pids)
+	slices.SortFunc(processes, func(a, b process) int {
+		return cmp.Or(cmp.Compare(a.pid, b.pid), cmp.Compare(a.startNs, b.startNs))
+	})
 
 	seen := make(map[bpf.CountKey]bool, len(counts))
 	if m.aggregates != nil {
 		m.aggregates.begin()
 	}
-	for _, pid := range pids {
-		own := byPID[pid]
+	for i, proc := range processes {
+		pid, own := proc.pid, byProcess[proc]
 		slices.SortFunc(own, func(a, b bpf.Count) int {
 			return cmp.Or(cmp.Compare(a.Key.Syscall, b.Key.Syscall), cmp.Compare(a.Key.Errno, b.Key.Errno))
 		})
@@ -140,23 +158,23 @@ func (m *metricsCollector) collect(counts []bpf.Count, exited map[uint32]bool, s
 		if len(own) > 0 {
 			cgroupID = own[0].CgroupID
 		}
-		info, known := m.processes.forCounts(pid, cgroupID)
+		info, known := m.processes.forCounts(pid, proc.startNs, cgroupID)
 		if !known && cgroupID != 0 && !m.final {
-			since, held := m.pending[pid]
+			since, held := m.pending[proc]
 			if !held {
 				since = now
-				m.pending[pid] = now
+				m.pending[proc] = now
 			}
 			if now.Sub(since) < maxPending {
 				// Its first event is still on its way: wait for it rather than count without the workload.
 				for _, c := range own {
 					seen[c.Key] = true
 				}
-				delete(exited, pid)
+				delete(exited, proc)
 				continue
 			}
 		}
-		delete(m.pending, pid)
+		delete(m.pending, proc)
 		for _, c := range own {
 			seen[c.Key] = true
 			// The generated builder stamps the start time set by Reset on the points recorded next.
@@ -172,8 +190,12 @@ func (m *metricsCollector) collect(counts []bpf.Count, exited map[uint32]bool, s
 			m.mb.RecordSyscallhealthFailuresDataPoint(ts, int64(c.Count), bpf.SyscallName(c.Key.Syscall), c.Key.Errno.Name(),
 				metadata.MapAttributeSyscallhealthCategory[c.Category.String()])
 		}
-		// syscallhealth.connect.failures stays per process at every granularity.
-		destinations := m.destination.snapshot(pid)
+		// syscallhealth.connect.failures stays per process at every granularity. It is counted per PID: the
+		// latest process with the PID has it.
+		var destinations []destinationSeries
+		if i == len(processes)-1 || processes[i+1].pid != pid {
+			destinations = m.destination.snapshot(pid)
+		}
 		for _, d := range destinations {
 			m.mb.Reset(metadata.WithStartTime(d.start))
 			m.mb.RecordSyscallhealthConnectFailuresDataPoint(ts, int64(d.count), d.peer.Addr().Unmap().String(), int64(d.peer.Port()), d.errno.Name())
@@ -228,7 +250,7 @@ func (m *metricsCollector) collect(counts []bpf.Count, exited map[uint32]bool, s
 
 // delivered records that the next consumer accepted the last emission: the exited processes in it are
 // forgotten. It returns their kernel keys for the caller to delete from the kernel map.
-func (m *metricsCollector) delivered(exited map[uint32]bool) []bpf.CountKey {
+func (m *metricsCollector) delivered(exited map[process]bool) []bpf.CountKey {
 	for _, s := range m.series {
 		s.delivered = s.count
 	}
@@ -239,45 +261,56 @@ func (m *metricsCollector) delivered(exited map[uint32]bool) []bpf.CountKey {
 // rejected records that the next consumer refused the last emission: the exited processes in it are kept
 // for the next collection to emit again, within maxAwaitingSeries. It returns the kernel keys of the
 // processes given up (their undelivered failures counted) for the caller to delete.
-func (m *metricsCollector) rejected(exited map[uint32]bool) []bpf.CountKey {
-	// A process no longer among the exited had its series evicted, or its PID now belongs to a new process.
-	m.awaiting = slices.DeleteFunc(m.awaiting, func(pid uint32) bool { return !exited[pid] })
-	for _, pid := range slices.Sorted(maps.Keys(exited)) {
-		if !slices.Contains(m.awaiting, pid) {
-			m.awaiting = append(m.awaiting, pid)
+func (m *metricsCollector) rejected(exited map[process]bool) []bpf.CountKey {
+	// A process no longer among the exited had its series evicted.
+	m.awaiting = slices.DeleteFunc(m.awaiting, func(p process) bool { return !exited[p] })
+	for _, p := range slices.SortedFunc(maps.Keys(exited), func(a, b process) int {
+		return cmp.Or(cmp.Compare(a.pid, b.pid), cmp.Compare(a.startNs, b.startNs))
+	}) {
+		if !slices.Contains(m.awaiting, p) {
+			m.awaiting = append(m.awaiting, p)
 		}
 	}
-	seriesOf := make(map[uint32]int)
+	seriesOf := make(map[process]int)
 	total := 0
 	for key := range m.series {
-		if exited[key.PID] {
-			seriesOf[key.PID]++
+		if p := processOfKey(key); exited[p] {
+			seriesOf[p]++
 			total++
 		}
 	}
-	givenUp := make(map[uint32]bool)
+	givenUp := make(map[process]bool)
 	for total > m.maxAwaitingSeries && len(m.awaiting) > 0 {
-		pid := m.awaiting[0]
+		p := m.awaiting[0]
 		m.awaiting = m.awaiting[1:]
-		givenUp[pid] = true
-		total -= seriesOf[pid]
+		givenUp[p] = true
+		total -= seriesOf[p]
 	}
 	for key, s := range m.series {
-		if givenUp[key.PID] && s.count > s.delivered {
+		if givenUp[processOfKey(key)] && s.count > s.delivered {
 			m.undelivered += s.count - s.delivered
 		}
 	}
 	return m.forget(givenUp)
 }
 
-// forget drops every trace of the processes in pids and returns their kernel keys.
-func (m *metricsCollector) forget(pids map[uint32]bool) []bpf.CountKey {
+// forget drops every trace of the processes in gone and returns their kernel keys. What is kept per PID
+// (the process cache, connect destinations, findings, escalation) stays while another process with the PID
+// has series.
+func (m *metricsCollector) forget(gone map[process]bool) []bpf.CountKey {
 	var keys []bpf.CountKey
 	for key := range m.series {
-		if pids[key.PID] {
+		if gone[processOfKey(key)] {
 			keys = append(keys, key)
 			delete(m.series, key)
 		}
+	}
+	pids := make(map[uint32]bool, len(gone))
+	for p := range gone {
+		pids[p.pid] = true
+	}
+	for key := range m.series {
+		delete(pids, key.PID)
 	}
 	for pid := range pids {
 		m.processes.forget(pid)

@@ -91,7 +91,7 @@ func TestFailureGranularities(t *testing.T) {
 				newEscalationTracker(), nil, processes.host, fixedBootClock{boot: loadTime}, loadTime, 100, g)
 			var firstStart pcommon.Timestamp
 			for i, counts := range rounds {
-				exited := map[uint32]bool{9001: true, 9002: true, 9003: true}
+				exited := map[process]bool{{pid: 9001}: true, {pid: 9002}: true, {pid: 9003}: true}
 				metrics := collector.collect(counts, exited, bpf.Stats{}, loadTime.Add(time.Duration(i+1)*10*time.Second))
 				collector.delivered(exited)
 				points := failurePoints(metrics)

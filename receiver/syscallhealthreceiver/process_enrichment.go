@@ -4,6 +4,7 @@ package syscallhealthreceiver // import "github.com/syscallhealth/syscallhealth/
 
 import (
 	"container/list"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -49,7 +50,8 @@ type processInfo struct {
 	ExecutableName string
 	ExecutablePath string   // "" likewise
 	CommandArgs    []string // nil unless process.command_args is enabled, and likewise
-	// CreationTime is process.creation.time (ISO 8601), "" when the process was gone before /proc was read.
+	// CreationTime is process.creation.time (ISO 8601), from the kernel's start time of the process; "" only
+	// when the host's boot time is unreadable.
 	CreationTime string
 	// Command is the kernel's name of the process (comm), for people: finding texts name a process by its
 	// executable, else by it.
@@ -61,8 +63,9 @@ type processInfo struct {
 	workloadKnown bool
 	// MountNamespace is the inode of the process's mount namespace; 0 when unknown.
 	MountNamespace uint64
-	// startTime is field 22 of /proc/<pid>/stat (clock ticks after boot): with the PID it identifies the
-	// process across PID reuse. 0 when the process had exited before it could be read.
+	// startTime is field 22 of /proc/<pid>/stat (clock ticks after boot), or the kernel's start time of the
+	// process in the same unit: with the PID it identifies the process across PID reuse. 0 when unknown (a
+	// process known only by its PID and gone before /proc was read).
 	startTime uint64
 	// leaderComm is the thread group leader's name from /proc/<pid>/stat (or the kernel's comm of a process
 	// known from its event alone); it changes on exec.
@@ -166,8 +169,17 @@ func (c *processCache) withIdentity(info *processInfo, id cgroups.Identity) *pro
 // forCounts returns the process of pid's counts, whose series began in cgroup cgroupID, and whether its
 // workload is known: from an event of the process or of its cgroup, or from /proc while it lives. A
 // process gone before any event of its cgroup was read has none yet.
-func (c *processCache) forCounts(pid uint32, cgroupID uint64) (*processInfo, bool) {
+func (c *processCache) forCounts(pid uint32, startNs, cgroupID uint64) (*processInfo, bool) {
 	info := c.forPID(pid)
+	if ticks := startTicks(startNs); ticks != 0 && info.startTime != ticks {
+		if info.startTime != 0 {
+			// The cache describes the process that has the PID now; these counts are of an earlier one.
+			info = &processInfo{PID: pid}
+		}
+		withStart := *info
+		withStart.startTime, withStart.CreationTime = ticks, c.creationTime(ticks)
+		info = &withStart
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.identities[cgroupID]; !ok && info.workloadKnown && cgroupID != 0 {
@@ -183,6 +195,10 @@ func (c *processCache) processOf(ev *bpf.Event) *processInfo {
 	now := c.now()
 	c.mu.Lock()
 	entry := c.get(ev.PID)
+	evStart := startTicks(ev.ProcessStartNs)
+	if entry != nil && evStart != 0 && entry.info.startTime != evStart {
+		entry = nil // it describes another process that had the PID
+	}
 	if entry != nil && now.Sub(entry.checked) < revalidateAfter && entry.knows(ev.Comm) {
 		c.mu.Unlock()
 		return entry.info
@@ -190,6 +206,9 @@ func (c *processCache) processOf(ev *bpf.Event) *processInfo {
 	c.mu.Unlock()
 
 	stat, err := c.host.Stat(ev.PID)
+	if err == nil && evStart != 0 && stat.StartTime != evStart {
+		err = os.ErrNotExist // the process exited and its PID went to another: /proc describes that one
+	}
 	if err != nil {
 		// Gone, or /proc did not answer in time: what we knew of the same program, else what the kernel sent.
 		if entry != nil && entry.knows(ev.Comm) {
@@ -213,7 +232,6 @@ func (c *processCache) processOf(ev *bpf.Event) *processInfo {
 			return entry.previous
 		}
 		info := c.fromKernel(ev)
-		info.startTime, info.CreationTime = stat.StartTime, c.creationTime(stat.StartTime)
 		if entry == nil {
 			c.put(&cacheEntry{info: info, checked: now})
 		}
@@ -265,8 +283,9 @@ func (c *processCache) stillRuns(ev *bpf.Event, stat hostfs.ProcessStat) bool {
 
 // fromKernel describes a process by what the kernel sent with its event alone (forEvent adds its workload).
 func (c *processCache) fromKernel(ev *bpf.Event) *processInfo {
+	start := startTicks(ev.ProcessStartNs)
 	return &processInfo{PID: ev.PID, PPID: ev.PPID, RealUID: ev.UID, RealUIDKnown: true, Command: ev.Comm,
-		MountNamespace: uint64(ev.MountNamespace), leaderComm: ev.Comm}
+		CreationTime: c.creationTime(start), MountNamespace: uint64(ev.MountNamespace), startTime: start, leaderComm: ev.Comm}
 }
 
 // forPID returns the process for a PID that has counts but maybe no event in this cache's memory.
@@ -291,12 +310,16 @@ func (c *processCache) forPID(pid uint32) *processInfo {
 	return info
 }
 
-// exited reports whether the process the cache knows under pid is gone: /proc/<pid> is missing or now
-// belongs to a process with another start time. A lookup that did not answer in time is no exit.
-func (c *processCache) exited(pid uint32) bool {
+// exited reports whether the process pid that started at startNs (CLOCK_BOOTTIME ns; 0: the one the cache
+// knows under pid) is gone: /proc/<pid> is missing or now belongs to a process with another start time. A
+// lookup that did not answer in time is no exit.
+func (c *processCache) exited(pid uint32, startNs uint64) bool {
 	stat, err := c.host.Stat(pid)
 	if err != nil {
 		return !hostfs.Unanswered(err)
+	}
+	if start := startTicks(startNs); start != 0 {
+		return start != stat.StartTime
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -373,8 +396,14 @@ func (c *processCache) fromProc(pid uint32, p hostfs.Process) *processInfo {
 	return info
 }
 
+// startTicks converts the kernel's start time of a process (CLOCK_BOOTTIME ns) to the clock ticks of
+// /proc/<pid>/stat, truncated as the kernel's nsec_to_clock_t does, so the two compare exactly.
+func startTicks(startNs uint64) uint64 {
+	return startNs / (uint64(time.Second) / clockTicksPerSecond)
+}
+
 // creationTime is process.creation.time: boot time plus the start time in clock ticks, at the 10 ms
-// resolution the kernel gives, the way ps and the host metrics receiver compute it (so the values join).
+// resolution /proc gives, the way ps and the host metrics receiver compute it (so the values join).
 func (c *processCache) creationTime(startTicks uint64) string {
 	if c.bootTime == 0 || startTicks == 0 {
 		return ""

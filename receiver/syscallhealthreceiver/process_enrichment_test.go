@@ -113,23 +113,23 @@ func TestProcessEnrichmentOfExitedProcess(t *testing.T) {
 	// of its cgroup if another process of that cgroup was seen.
 	p := cache.forEvent(&bpf.Event{PID: 5000, PPID: 4242, UID: 1000, Comm: "worker", CgroupID: 77})
 	// The kernel's comm names it for people, but is not posed as its executable; without /proc the effective
-	// user and the creation time are unknown.
+	// user is unknown (the creation time comes with the kernel's start of the process, not in this event).
 	assert.Equal(t, &processInfo{PID: 5000, PPID: 4242, RealUID: 1000, RealUIDKnown: true, Command: "worker",
 		ContainerID: postgresContainer, workloadKnown: true, leaderComm: "worker"}, p)
 
 	p = cache.forEvent(&bpf.Event{PID: 5001, PPID: 1, UID: 0, Comm: "cron", CgroupID: 12})
 	assert.Equal(t, &processInfo{PID: 5001, PPID: 1, RealUID: 0, RealUIDKnown: true, Command: "cron", leaderComm: "cron"}, p)
 
-	assert.True(t, cache.exited(5000))
-	assert.False(t, cache.exited(4242))
+	assert.True(t, cache.exited(5000, 0))
+	assert.False(t, cache.exited(4242, 0))
 
 	// Counts of a process never seen in an event and gone: only the PID is known.
 	assert.Equal(t, &processInfo{PID: 6000}, cache.forPID(6000))
 	// Its workload too, once an event of its cgroup was read.
-	p, known := cache.forCounts(6001, 12345)
+	p, known := cache.forCounts(6001, 0, 12345)
 	assert.False(t, known)
 	assert.Equal(t, &processInfo{PID: 6001}, p)
-	p, known = cache.forCounts(6002, 77)
+	p, known = cache.forCounts(6002, 0, 77)
 	assert.True(t, known)
 	assert.Equal(t, postgresContainer, p.ContainerID)
 }
@@ -146,7 +146,7 @@ func TestProcessEnrichmentFromKernelCgroup(t *testing.T) {
 	// An asynchronous failure of the cgroup carries no path: its id tells.
 	p = cache.forEvent(&bpf.Event{PID: 7001, UID: 1000, Comm: "job", CgroupID: 88})
 	assert.Equal(t, pod, p.PodUID)
-	p, known := cache.forCounts(7002, 88)
+	p, known := cache.forCounts(7002, 0, 88)
 	assert.True(t, known)
 	assert.Equal(t, container, p.ContainerID)
 }
@@ -170,13 +170,13 @@ func TestProcessEnrichmentNoticesReuseAndExec(t *testing.T) {
 	require.NoError(t, os.Symlink("/usr/bin/python3.12", filepath.Join(root, "proc", "4400", "exe")))
 
 	assert.Same(t, first, cache.forEvent(ev), "within revalidateAfter /proc is not read again")
-	assert.True(t, cache.exited(4400), "the process the cache knew is gone: its PID has a new start time")
+	assert.True(t, cache.exited(4400, 0), "the process the cache knew is gone: its PID has a new start time")
 
 	clock.now = clock.now.Add(revalidateAfter)
 	reused := cache.forEvent(ev)
 	assert.NotSame(t, first, reused)
 	assert.Equal(t, "python3.12", reused.ExecutableName)
-	assert.False(t, cache.exited(4400))
+	assert.False(t, cache.exited(4400, 0))
 
 	// exec keeps the start time but changes the leader's name: the new program's failures read /proc again,
 	// a failure from before the exec (still queued) keeps the program that failed.
@@ -208,7 +208,9 @@ func TestProcessAsItWas(t *testing.T) {
 	clock := &testClock{now: time.Unix(1_700_000_000, 0)}
 	cache := newTestProcessCache(root, true, clock)
 
-	failed := &bpf.Event{PID: 4400, TID: 4400, PPID: 4399, UID: 1000, Comm: "sh"}
+	// The kernel sends the process's start: 700000 ticks after boot, as its /proc/<pid>/stat says.
+	const started = 700000 * uint64(time.Second/clockTicksPerSecond)
+	failed := &bpf.Event{PID: 4400, TID: 4400, PPID: 4399, UID: 1000, Comm: "sh", ProcessStartNs: started}
 	p := cache.forEvent(failed)
 	assert.Equal(t, "sh", p.Command)
 	assert.Empty(t, p.ExecutableName, "the executable now is sleep's")
@@ -217,10 +219,10 @@ func TestProcessAsItWas(t *testing.T) {
 	assert.False(t, p.EffectiveUIDKnown, "the effective user now is sleep's")
 	assert.Equal(t, uint32(4399), p.PPID)
 	assert.Equal(t, uint32(1000), p.RealUID)
-	assert.NotEmpty(t, p.CreationTime, "exec keeps the process's creation time")
+	assert.Equal(t, cache.creationTime(700000), p.CreationTime, "the kernel's start of the process, which exec keeps")
 	assert.Same(t, p, cache.forEvent(failed), "the same failing program again: remembered")
 
-	now := cache.forEvent(&bpf.Event{PID: 4400, TID: 4400, PPID: 4399, UID: 1000, Comm: "sleep"})
+	now := cache.forEvent(&bpf.Event{PID: 4400, TID: 4400, PPID: 4399, UID: 1000, Comm: "sleep", ProcessStartNs: started})
 	assert.Equal(t, "/usr/bin/sleep", now.ExecutablePath, "a failure of the new program is described by /proc")
 	assert.Equal(t, []string{"sleep", "60"}, now.CommandArgs)
 	assert.Same(t, p, cache.forEvent(failed), "and the old one's still queued failures keep the old program")
@@ -243,7 +245,7 @@ func TestProcessEnrichmentSurvivesProcRaces(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(root, "proc", "4300", "stat"), []byte("4300 (api) S 4290 43"), 0o644))
 	p = cache.forPID(4300)
 	assert.Equal(t, &processInfo{PID: 4300}, p)
-	assert.True(t, cache.exited(4300))
+	assert.True(t, cache.exited(4300, 0))
 }
 
 func TestProcessCacheIsBounded(t *testing.T) {

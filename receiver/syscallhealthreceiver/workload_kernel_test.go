@@ -119,16 +119,33 @@ func TestWorkloadIdentityOfProcessThatExitedAtOnce(t *testing.T) {
 	cfg.Scope.Include.Cgroups = []string{cg.Path(cg.Root)}
 	logs, metrics := startWithSinks(t, cfg)
 
+	started := time.Now()
 	pid := failWrites(t, cg, dir, 3)
 	attrs := logResourceOf(t, logs, pid)
 	assert.Equal(t, testContainerID, attrs["container.id"])
 	assert.Equal(t, testPodUID, attrs["k8s.pod.uid"])
+	assertCreatedAfter(t, attrs, started)
 	require.Eventually(t, func() bool {
 		return latestFailureCount(metrics.AllMetrics(), int64(pid), "write", "ENOSPC") == 3
 	}, 10*time.Second, 20*time.Millisecond, "the exact count of the exited process")
 	attrs = metricResourceOf(metrics.AllMetrics(), pid)
 	assert.Equal(t, testContainerID, attrs["container.id"])
 	assert.Equal(t, testPodUID, attrs["k8s.pod.uid"])
+	assertCreatedAfter(t, attrs, started)
+}
+
+// assertCreatedAfter checks a resource's process.creation.time, which comes from the kernel even when the
+// process was gone before /proc was read: not before started, less the boot time's truncation to the
+// second (the time is boot time plus start, as ps computes it), and not in the future.
+func assertCreatedAfter(t *testing.T, attrs map[string]any, started time.Time) {
+	t.Helper()
+	raw, _ := attrs["process.creation.time"].(string)
+	created, err := time.Parse(time.RFC3339Nano, raw)
+	if !assert.NoError(t, err, "process.creation.time %q", raw) {
+		return
+	}
+	assert.False(t, created.Before(started.Add(-time.Second)), "created %v, the test started it at %v", created, started)
+	assert.False(t, created.After(time.Now()), "created %v in the future", created)
 }
 
 // A real podman container whose process fails and exits at once: container.id is podman's id.
