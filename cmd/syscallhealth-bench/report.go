@@ -316,6 +316,11 @@ func describeMachine(b *bench) string {
 	unix.Uname(&u)
 	var lines []string
 	lines = append(lines, fmt.Sprintf("- kernel %s (%s), %d CPUs: %s", unix.ByteSliceToString(u.Release[:]), runtime.GOARCH, runtime.NumCPU(), cpuModel()))
+	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
+		f := strings.Fields(string(load))
+		lines = append(lines, fmt.Sprintf("- load average when the bench started: %s (1 min), %s (5 min): what else the "+
+			"machine ran shows in the ranges", f[0], f[1]))
+	}
 	if mem, err := os.ReadFile("/proc/meminfo"); err == nil {
 		lines = append(lines, "- "+strings.Join(strings.Fields(strings.SplitN(string(mem), "\n", 2)[0]), " "))
 	}
