@@ -134,6 +134,10 @@ func (b *bench) generateInto(findings bool, rate int, d time.Duration) (generato
 							}
 						case "syscallhealth.events.suppressed":
 							lost["suppressed"] = dp.IntValue()
+						case "syscallhealth.lookups.failed":
+							if reason, ok := dp.Attributes().Get("syscallhealth.lookup.reason"); ok {
+								lost["lookups failed "+reason.Str()] = dp.IntValue()
+							}
 						}
 					}
 				}
