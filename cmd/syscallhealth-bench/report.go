@@ -277,7 +277,7 @@ func writePlot(m microResults, out, work string) error {
 	}
 	data.WriteString("\n")
 	for _, c := range syscallCases {
-		fmt.Fprintf(&data, "\"%s\"", c.title)
+		fmt.Fprintf(&data, "\"%s\"", c.name) // the titles overlap under the bars
 		for _, cfg := range plotted {
 			fmt.Fprintf(&data, "\t%.1f", r.added(cfg.name, c.name))
 		}
