@@ -100,31 +100,19 @@ func startBpftrace(b *bench) (func() error, error) {
 	}, nil
 }
 
-// receiverOnly is a collector config with the syscallhealth receiver (plus extra receiver settings, indented
-// four spaces) into a debug exporter that prints one line per batch.
+// receiverOnly is a collector config with the syscallhealth receiver, plus extra receiver settings (indented
+// four spaces).
 func receiverOnly(settings string) string {
-	return `receivers:
-  syscallhealth:
-    collection_interval: 10s` + settings + `
-exporters:
-  debug:
-    verbosity: basic
-service:
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    logs: {receivers: [syscallhealth], exporters: [debug]}
-    metrics: {receivers: [syscallhealth], exporters: [debug]}
-`
+	return collectorConfig("syscallhealth", "  syscallhealth:\n    collection_interval: 10s"+settings)
 }
 
 // otlpOnly is the same binary's baseline config: the collector framework without our receiver.
-const otlpOnly = `receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:0
+var otlpOnly = collectorConfig("otlp", "  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0")
+
+// collectorConfig is a collector config with one receiver (its YAML under receivers:) into a debug exporter
+// that prints one line per batch, with no internal metrics endpoint (nothing listens on a fixed port).
+func collectorConfig(name, receiverYAML string) string {
+	return "receivers:\n" + receiverYAML + `
 exporters:
   debug:
     verbosity: basic
@@ -133,9 +121,10 @@ service:
     metrics:
       level: none
   pipelines:
-    logs: {receivers: [otlp], exporters: [debug]}
-    metrics: {receivers: [otlp], exporters: [debug]}
+    logs: {receivers: [` + name + `], exporters: [debug]}
+    metrics: {receivers: [` + name + `], exporters: [debug]}
 `
+}
 
 // A runningCollector is the built collector binary started by the bench.
 type runningCollector struct {

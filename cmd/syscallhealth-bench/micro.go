@@ -13,35 +13,46 @@ import (
 // microResults holds ns per call: [configuration][case] -> one value per rep.
 type microResults map[string]map[string][]float64
 
-// runMicro measures every syscall case under every configuration, interleaved: each rep attaches the
-// configurations in a rotated order, so slow drift of the machine spreads over all of them.
+// runMicro measures every syscall case under every configuration, interleaved (see interleaved).
 func (b *bench) runMicro() (microResults, error) {
 	res := microResults{}
+	err := b.interleaved("micro", func(cfg configuration) error {
+		for _, c := range syscallCases {
+			ns, err := b.runWorkerProcess(c.name)
+			if err != nil {
+				return fmt.Errorf("%s under %s: %w", c.name, cfg.name, err)
+			}
+			if res[cfg.name] == nil {
+				res[cfg.name] = map[string][]float64{}
+			}
+			res[cfg.name][c.name] = append(res[cfg.name][c.name], ns)
+		}
+		return nil
+	})
+	return res, err
+}
+
+// interleaved runs measure under every configuration, b.reps times: each rep attaches the configurations in a
+// rotated order, so slow drift of the machine spreads over all of them.
+func (b *bench) interleaved(section string, measure func(configuration) error) error {
 	for rep := range b.reps {
 		for i := range configurations {
 			cfg := configurations[(i+rep)%len(configurations)]
 			stop, err := cfg.start(b)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			for _, c := range syscallCases {
-				ns, err := b.runWorkerProcess(c.name)
-				if err != nil {
-					stop()
-					return nil, fmt.Errorf("%s under %s: %w", c.name, cfg.name, err)
-				}
-				if res[cfg.name] == nil {
-					res[cfg.name] = map[string][]float64{}
-				}
-				res[cfg.name][c.name] = append(res[cfg.name][c.name], ns)
+			err = measure(cfg)
+			if stopErr := stop(); err == nil && stopErr != nil {
+				err = fmt.Errorf("stopping %s: %w", cfg.name, stopErr)
 			}
-			if err := stop(); err != nil {
-				return nil, fmt.Errorf("stopping %s: %w", cfg.name, err)
+			if err != nil {
+				return err
 			}
-			b.logf("micro rep %d/%d: %s done", rep+1, b.reps, cfg.name)
+			b.logf("%s rep %d/%d: %s done", section, rep+1, b.reps, cfg.name)
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // runWorkerProcess runs one case in a child process of this binary and returns its ns per call.

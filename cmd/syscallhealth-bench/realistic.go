@@ -35,26 +35,15 @@ func (b *bench) runRealistic() (map[string][]realisticSample, error) {
 	}
 	defer nginx.stop()
 	res := map[string][]realisticSample{}
-	for rep := range b.reps {
-		for i := range configurations {
-			cfg := configurations[(i+rep)%len(configurations)]
-			stop, err := cfg.start(b)
-			if err != nil {
-				return nil, err
-			}
-			s, err := nginx.load(b.wrk)
-			stopErr := stop()
-			if err != nil {
-				return nil, fmt.Errorf("wrk under %s: %w", cfg.name, err)
-			}
-			if stopErr != nil {
-				return nil, stopErr
-			}
-			res[cfg.name] = append(res[cfg.name], s)
-			b.logf("realistic rep %d/%d: %s %.0f req/s", rep+1, b.reps, cfg.name, s.requestsPerSecond)
+	err = b.interleaved("realistic", func(cfg configuration) error {
+		s, err := nginx.load(b.wrk)
+		if err != nil {
+			return fmt.Errorf("wrk under %s: %w", cfg.name, err)
 		}
-	}
-	return res, nil
+		res[cfg.name] = append(res[cfg.name], s)
+		return nil
+	})
+	return res, err
 }
 
 type nginxServer struct {
