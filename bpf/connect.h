@@ -149,7 +149,7 @@ static __always_inline int connect_started(struct sock *sk)
 	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
 		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if (filtered_out(cfg, pid_tgid >> 32))
+	if (filtered_out(cfg, pid_tgid >> 32, NULL))
 		return 0;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	if (is_compat_syscall(regs, task))

@@ -30,6 +30,9 @@
 #define SCOPE_MAX_DEPTH 16
 /* scope_cgroups entries, both config slots together. */
 #define SCOPE_MAX_CGROUPS 8192
+/* Scope verdicts kept per CPU: tasks failing on one CPU at a time. */
+#define SCOPE_VERDICT_SLOT_BITS 6
+#define SCOPE_VERDICT_SLOTS (1 << SCOPE_VERDICT_SLOT_BITS)
 /* Per include or exclude list: user ids, executable names and their length with the NUL. */
 #define SCOPE_MAX_IDS 8
 #define SCOPE_MAX_NAMES 8
@@ -130,7 +133,8 @@ struct health_config {
 	__u64 jiffy_ns;
 	/* The slot this configuration is in: its scope_cgroups entries carry it. */
 	__u32 slot;
-	__u32 _pad;
+	/* Different for every configuration written: scope verdicts judged by another one are stale (scope.h). */
+	__u32 generation;
 	struct scope_match scope_include;
 	struct scope_match scope_exclude;
 	struct syscall_rule rules[MAX_SYSCALLS];

@@ -135,6 +135,32 @@ struct {
 	__type(value, __u32);
 } scope_cgroups SEC(".maps");
 
+/*
+ * A task's scope verdict (scope.h) and the facts it was judged on. The
+ * programs that use it run with preemption off on this CPU, so an entry is
+ * never read or written half-way by another task.
+ */
+struct scope_verdict {
+	/* The thread: its id and its start (a later thread with the id starts later). */
+	__u64 start_ns;
+	__u32 tid;
+	/* health_config.generation of the configuration that judged it. */
+	__u32 generation;
+	/* What the verdict depends on, each kept current only while a rule uses it. */
+	__u64 exec_id;
+	__u64 cgroup_id;
+	__u32 uid;
+	__u32 verdict;
+};
+
+/* Direct-mapped by thread id, per CPU: a hit costs a few loads, a collision a new judgement. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SCOPE_VERDICT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct scope_verdict);
+} scope_verdicts SEC(".maps");
+
 /* Scratch for building the cgroup path right to left; twice its length so masked offsets stay in bounds. */
 struct cgroup_path_scratch {
 	char buf[2 * CGROUP_PATH_LEN];

@@ -49,7 +49,7 @@ type healthHealthConfig struct {
 	WakeupThreshold  uint32
 	JiffyNs          uint64
 	Slot             uint32
-	Pad              uint32
+	Generation       uint32
 	ScopeInclude     healthScopeMatch
 	ScopeExclude     healthScopeMatch
 	Rules            [512]healthSyscallRule
@@ -115,6 +115,17 @@ type healthScopeMatch struct {
 	Pad           [6]uint8
 }
 
+type healthScopeVerdict struct {
+	_          structs.HostLayout
+	StartNs    uint64
+	Tid        uint32
+	Generation uint32
+	ExecId     uint64
+	CgroupId   uint64
+	Uid        uint32
+	Verdict    uint32
+}
+
 type healthSyscallRule struct {
 	_         structs.HostLayout
 	Errnos    [4]uint64
@@ -161,6 +172,7 @@ const (
 	healthMapEvents               = "events"
 	healthMapPathScratch          = "path_scratch"
 	healthMapScopeCgroups         = "scope_cgroups"
+	healthMapScopeVerdicts        = "scope_verdicts"
 	healthMapStats                = "stats"
 	healthMapTracking             = "tracking"
 	healthProgInetSockSetStateBtf = "inet_sock_set_state_btf"
@@ -236,6 +248,7 @@ type healthMapSpecs struct {
 	Events            *ebpf.MapSpec `ebpf:"events"`
 	PathScratch       *ebpf.MapSpec `ebpf:"path_scratch"`
 	ScopeCgroups      *ebpf.MapSpec `ebpf:"scope_cgroups"`
+	ScopeVerdicts     *ebpf.MapSpec `ebpf:"scope_verdicts"`
 	Stats             *ebpf.MapSpec `ebpf:"stats"`
 	Tracking          *ebpf.MapSpec `ebpf:"tracking"`
 }
@@ -277,6 +290,7 @@ type healthMaps struct {
 	Events            *ebpf.Map `ebpf:"events"`
 	PathScratch       *ebpf.Map `ebpf:"path_scratch"`
 	ScopeCgroups      *ebpf.Map `ebpf:"scope_cgroups"`
+	ScopeVerdicts     *ebpf.Map `ebpf:"scope_verdicts"`
 	Stats             *ebpf.Map `ebpf:"stats"`
 	Tracking          *ebpf.Map `ebpf:"tracking"`
 }
@@ -292,6 +306,7 @@ func (m *healthMaps) Close() error {
 		m.Events,
 		m.PathScratch,
 		m.ScopeCgroups,
+		m.ScopeVerdicts,
 		m.Stats,
 		m.Tracking,
 	)

@@ -282,6 +282,15 @@ struct css_set {
 	struct cgroup *dfl_cgrp;
 } __core;
 
+/* include/linux/uidgid_types.h: kuid_t. */
+struct kuid {
+	__u32 val;
+} __core;
+
+struct cred {
+	struct kuid uid;
+} __core;
+
 struct task_struct {
 	struct thread_info thread_info;
 	unsigned int flags;
@@ -295,6 +304,10 @@ struct task_struct {
 	struct nsproxy *nsproxy;
 	struct mm_struct *mm;
 	struct css_set *cgroups;
+	/* Raised by every execve of the task (64-bit from Linux 5.7). */
+	__u64 self_exec_id;
+	/* The subjective credentials, what bpf_get_current_uid_gid reads. */
+	const struct cred *cred;
 } __core;
 
 /* Linux before 5.5 named start_boottime real_start_time (same clock); CO-RE picks the one the kernel has. */

@@ -58,6 +58,8 @@ type Probe struct {
 	// Update and Close exclusively, so no method touches a closed map.
 	mu         sync.RWMutex
 	activeSlot uint32
+	// generation numbers the configurations written: the kernel's cached scope verdicts hold for one.
+	generation uint32
 	closed     bool
 	closeOnce  sync.Once
 	closeErr   error
@@ -279,6 +281,8 @@ func (p *Probe) writeConfig(opts Options, slot uint32) error {
 	if err != nil {
 		return err
 	}
+	p.generation++
+	cfg.Generation = p.generation
 	if err := p.writeScope(opts.Scope, slot); err != nil {
 		return err
 	}

@@ -139,6 +139,7 @@ func TestLoadHealthProgram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	wantCfg.Generation = 1 // the first configuration written
 	if got != *wantCfg {
 		t.Error("the config map does not hold the default configuration")
 	}

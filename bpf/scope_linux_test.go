@@ -154,6 +154,130 @@ func TestScopes(t *testing.T) {
 	}
 }
 
+// onOneCPU runs cmd pinned to CPU 0, so that all its failures meet the same per-CPU verdict cache.
+func onOneCPU(t *testing.T, cmd *exec.Cmd) *exec.Cmd {
+	taskset, err := exec.LookPath("taskset")
+	if err != nil {
+		t.Skip("needs taskset")
+	}
+	cmd.Args = append([]string{"taskset", "-c", "0"}, cmd.Args...)
+	cmd.Path = taskset
+	return cmd
+}
+
+// busyboxApplets copies busybox into a directory of its own under each of
+// names, applets it runs by its file name: executables of those names, the
+// same on any host (the kernel matrix's guests have only busybox).
+func busyboxApplets(t *testing.T, names ...string) string {
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("needs busybox")
+	}
+	data, err := os.ReadFile(busybox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	// Runnable by any user (the uid case runs them as nobody).
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range names {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// A task's cached scope verdict is judged anew when what it was judged on
+// changes: its executable (exec), its cgroup, its uid, or the configuration.
+// Each process fails n times on each side of the change, on one CPU, so a
+// stale verdict would count 0 or 2n where n is right.
+func TestScopeVerdictFollowsTheTask(t *testing.T) {
+	cg := testenv.NewCgroupTree(t)
+	in, out := cg.Mkdir("in"), cg.Mkdir("out")
+	bin := busyboxApplets(t, "sh", "ash", "su")
+	sh, ash, su := filepath.Join(bin, "sh"), filepath.Join(bin, "ash"), filepath.Join(bin, "su")
+	base := Options{Rules: writeENOSPCRules, CgroupController: cg.Controller()}
+	p := loadProbe(t, base)
+	const n = 5
+	fail := failures(n)
+	inCgroup := func(dir, script string) *exec.Cmd {
+		return exec.Command(sh, "-c", `echo $$ > "`+dir+`/cgroup.procs" && `+script)
+	}
+	moveTo := func(dir string) string { return `echo $$ > "` + dir + `/cgroup.procs"; ` }
+	ours := ScopeMatch{Cgroups: []uint64{cg.ID(cg.Root)}}
+	for _, tc := range []struct {
+		name  string
+		scope Scope
+		cmd   *exec.Cmd
+	}{
+		{"exec into an excluded executable",
+			Scope{Exclude: ScopeMatch{Executables: []string{"ash"}}},
+			exec.Command(sh, "-c", fail+"exec "+ash+" -c '"+fail+"'")},
+		{"exec out of an excluded executable",
+			Scope{Exclude: ScopeMatch{Executables: []string{"ash"}}},
+			exec.Command(ash, "-c", fail+"exec "+sh+" -c '"+fail+"'")},
+		{"moved into an excluded cgroup",
+			Scope{Include: ours, Exclude: ScopeMatch{Cgroups: []uint64{cg.ID(out)}}},
+			inCgroup(in, fail+moveTo(out)+fail)},
+		{"moved out of an excluded cgroup",
+			Scope{Include: ours, Exclude: ScopeMatch{Cgroups: []uint64{cg.ID(out)}}},
+			inCgroup(out, fail+moveTo(in)+fail)},
+		// busybox su changes the uid and execs the shell in the same process.
+		{"uid changed out of an excluded uid",
+			Scope{Exclude: ScopeMatch{UIDs: []uint32{0}}},
+			exec.Command(sh, "-c", fail+"exec "+su+" -s "+sh+" nobody -c '"+fail+"'")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := base
+			opts.Scope = tc.scope
+			if err := p.Update(opts); err != nil {
+				t.Fatal(err)
+			}
+			if got := runCounted(t, p, []scopeRun{{tc.name, onOneCPU(t, tc.cmd)}}, n)[tc.name]; got != n {
+				t.Errorf("counted %d, want %d (the failures on the included side only)", got, n)
+			}
+		})
+	}
+	t.Run("configuration changed", func(t *testing.T) {
+		opts := base
+		opts.Scope = Scope{Exclude: ScopeMatch{Executables: []string{"sh"}}}
+		if err := p.Update(opts); err != nil {
+			t.Fatal(err)
+		}
+		cmd := onOneCPU(t, exec.Command(sh, "-c", fail+"echo excluded; read line; "+fail))
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stdout.Read(make([]byte, 64)); err != nil {
+			t.Fatal(err)
+		}
+		// Still a scope (none at all skips the verdicts), now one that includes the shell.
+		opts.Scope = Scope{Exclude: ScopeMatch{Executables: []string{"ash"}}}
+		if err := p.Update(opts); err != nil {
+			t.Fatal(err)
+		}
+		stdin.Write([]byte("go\n"))
+		cmd.Wait()
+		c := countOf(t, p, CountKey{PID: uint32(cmd.Process.Pid), Syscall: mustSyscall(t, "write"), Errno: eNOSPC})
+		if c.Count != n {
+			t.Errorf("counted %d, want %d (the failures after the scope changed)", c.Count, n)
+		}
+	})
+}
+
 // Switching between scopes that all include a process, as fast as Update
 // goes, while it fails: every failure is counted exactly once.
 func TestScopeSwitchLosesNothing(t *testing.T) {
@@ -206,8 +330,10 @@ func TestScopeSwitchLosesNothing(t *testing.T) {
 
 // BenchmarkScopeCost measures, side by side, a failing write to /dev/full
 // without the probe, rejected because its errno is not watched (the cheapest
-// rejection of a failure), excluded by each kind of scope rule, and counted
-// (without scopes, and included by a cgroup rule), with the tp_btf program.
+// rejection of a failure; without scopes, and for a process a scope includes),
+// excluded by each kind of scope rule, and counted (without scopes, and
+// included by a cgroup rule), with the tp_btf program. One process fails
+// over and over, so the scope cases measure cached verdicts (scope.h).
 // It reports the time per call of the fastest round of 10,000 calls
 // (min-ns/op), which other load on the machine inflates least; the difference
 // to no-probe is the program's cost.
@@ -258,6 +384,7 @@ func BenchmarkScopeCost(b *testing.B) {
 	}{
 		{"no-probe", false, nil, Scope{}, false},
 		{"errno-not-watched", true, []Rule{{Syscall: "write", Errnos: []Errno{eIO}}}, Scope{}, false},
+		{"errno-not-watched-in-scope", true, []Rule{{Syscall: "write", Errnos: []Errno{eIO}}}, Scope{Exclude: ScopeMatch{UIDs: []uint32{65534}}}, false},
 		{"excluded-uid", true, watched, Scope{Exclude: ScopeMatch{UIDs: []uint32{uint32(os.Getuid())}}}, false},
 		{"excluded-executable", true, watched, Scope{Exclude: ScopeMatch{Executables: []string{exeName}}}, false},
 		{"excluded-cgroup", true, watched, Scope{Exclude: ScopeMatch{Cgroups: []uint64{ours}}}, false},

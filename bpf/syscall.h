@@ -30,9 +30,14 @@ static __always_inline struct task_struct *current_task_btf(void)
  * (task->cgroups, mm->exe_file): before Linux 6.2 such a load is a scalar to
  * the verifier (bpf_cgrp_storage_get came with 6.2 and marks it), so NULL there.
  */
+static __always_inline bool rcu_fields_loadable(void)
+{
+	return bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_cgrp_storage_get);
+}
+
 static __always_inline struct task_struct *current_task_rcu_btf(void)
 {
-	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_cgrp_storage_get))
+	if (rcu_fields_loadable())
 		return bpf_get_current_task_btf();
 	return NULL;
 }

@@ -25,6 +25,7 @@
 #include "health.h"
 #include "health_maps.h"
 #include "cgroup.h"
+#include "scope.h"
 #include "track.h"
 #include "syscall.h"
 #include "connect.h"
@@ -249,6 +250,11 @@ static __always_inline int handle_failure(struct pt_regs *regs, bool regs_from_t
 			return 0;
 	}
 
+	/* An excluded task's failures stop here, from its cached verdict, before the errno check (scope.h). */
+	struct scope_verdict *scope = scope_verdict_of(cfg);
+	if (scope && scope->verdict == SCOPE_V_OUT)
+		return 0;
+
 	const struct syscall_rule *rule = &cfg->rules[nr];
 	if (!rule->watched || !errno_watched(rule, errno_nr))
 		return 0;
@@ -261,7 +267,7 @@ static __always_inline int handle_failure(struct pt_regs *regs, bool regs_from_t
 
 	__u64 pid_tgid = task ? (__u64)task->tgid << 32 | (__u32)task->pid : bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
-	if (filtered_out(cfg, tgid))
+	if (filtered_out(cfg, tgid, scope))
 		return 0;
 	if (connect_verdict == CONNECT_EXIT_UNLESS_REPORTED && connect_reported_before(regs, errno_nr))
 		return 0;

@@ -15,6 +15,7 @@
 #include "health.h"
 #include "health_maps.h"
 #include "cgroup.h"
+#include "scope.h"
 
 enum stat_field {
 	STAT_RINGBUF_DROPS,
@@ -58,12 +59,12 @@ static __always_inline const struct health_config *active_config(void)
 	return bpf_map_lookup_elem(&config, &slot);
 }
 
-/* The pid filter and the workload scopes (cgroup.h), for the current task. */
-static __always_inline bool filtered_out(const struct health_config *cfg, __u32 tgid)
+/* The pid filter and the workload scopes (scope.h: v is the task's verdict entry, or NULL), for the current task. */
+static __always_inline bool filtered_out(const struct health_config *cfg, __u32 tgid, struct scope_verdict *v)
 {
 	if (cfg->pid_filter && cfg->pid_filter != tgid)
 		return true;
-	return scope_rejects(cfg);
+	return scope_excludes(cfg, v);
 }
 
 /* Whether rule reports errno_nr: its bitmap covers 1-255, all_errnos the rest. */

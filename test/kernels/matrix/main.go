@@ -46,13 +46,14 @@ var kernelTests = []struct{ check, test string }{
 	{"ECONNREFUSED", "TestDetectECONNREFUSED"},
 	{"EADDRINUSE", "TestDetectEADDRINUSE"},
 	{"EACCES", "TestDetectEACCES"},
+	{"scopes", "TestScopeVerdictFollowsTheTask"},
 }
 
 // asyncTests prove the TCP state probe where the kernel has it.
 var asyncTests = []string{"TestAsyncConnectHooks", "TestDetectAsyncECONNREFUSED"}
 
 // columns of the table, in order.
-var columns = []string{"boot", "hooks", "ENOSPC", "EMFILE", "ECONNREFUSED", "EADDRINUSE", "EACCES", "tcp state", "collector", "no BTF"}
+var columns = []string{"boot", "hooks", "ENOSPC", "EMFILE", "ECONNREFUSED", "EADDRINUSE", "EACCES", "scopes", "tcp state", "collector", "no BTF"}
 
 // payload is the files of one architecture's guests; ready is closed once built (or err is set).
 type payload struct {
