@@ -331,8 +331,9 @@ func (p *Probe) ReadEvent(ev *Event) error {
 
 // Detach stops the programs: from then on no failure is counted or queued,
 // so the counts are final and the ring holds the last events. Both stay
-// readable until Close. A program instance already running on another CPU
-// may still finish during the kernel's grace period.
+// readable until Close. Detaching lets program instances already running on
+// other CPUs finish, so it returns only after the barrier Update uses: an
+// RCU grace period, which waits for them (they run under rcu_read_lock).
 func (p *Probe) Detach() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -347,7 +348,7 @@ func (p *Probe) Detach() error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("detaching the probes: %w", err)
 	}
-	return nil
+	return p.barrier.wait()
 }
 
 // Drain makes ReadEvent return the events still queued and then ErrDrained
