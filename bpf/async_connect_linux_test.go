@@ -4,12 +4,14 @@ package bpf
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -651,4 +653,68 @@ func TestLoadWithoutTCPStateHook(t *testing.T) {
 	if c := countOf(t, p, CountKey{PID: self, Syscall: mustSyscall(t, "connect"), Errno: eCONNREFUSED}); c.Count != 2 {
 		t.Errorf("%d blocking refusals counted, want 2", c.Count)
 	}
+}
+
+// The kernel skips a run of the TCP state program when a state change in an
+// interrupt arrives while the program runs for another socket on that CPU; a
+// connect failure among them would go uncounted, so Stats counts the skipped
+// runs. Loopback connects on every CPU make it happen within seconds here.
+func TestSkippedRunsCounted(t *testing.T) {
+	var uts unix.Utsname
+	if err := unix.Uname(&uts); err != nil {
+		t.Fatal(err)
+	}
+	var major, minor int
+	fmt.Sscanf(unix.ByteSliceToString(uts.Release[:]), "%d.%d", &major, &minor)
+	if major < 5 || (major == 5 && minor < 12) {
+		t.Skip("the kernel counts skipped runs from Linux 5.12")
+	}
+	p := loadProbe(t, Options{Rules: allConnectErrnos()})
+	if _, err := p.SocketHook(); err != nil {
+		t.Skip(err)
+	}
+	l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 * runtime.NumCPU() {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if c, err := net.Dial("tcp", l.Addr().String()); err == nil {
+					c.Close()
+				}
+			}
+		})
+	}
+	defer func() { close(done); wg.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		s, err := p.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.MissedRuns > 0 {
+			t.Logf("%d runs skipped", s.MissedRuns)
+			return
+		}
+	}
+	t.Error("no skipped run counted in 30 s of loopback connects on every CPU")
 }

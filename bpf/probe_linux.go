@@ -100,6 +100,11 @@ type Stats struct {
 	// UntrackedConnects are TCP connects not followed because too many were in flight at once
 	// (8192): if one of them failed after its connect syscall returned, that failure went uncounted.
 	UntrackedConnects uint64
+	// MissedRuns are runs of the programs the kernel skipped because the same program was already
+	// running on that CPU (Linux 5.12+ counts them): in practice TCP state changes handled in an
+	// interrupt while the TCP state program ran for another socket. A connect failure learned after
+	// its syscall returned went uncounted when its state change was skipped.
+	MissedRuns uint64
 }
 
 // Load checks the host, loads the probes, writes their configuration and
@@ -466,6 +471,13 @@ func (p *Probe) Stats() (Stats, error) {
 		s.Suppressed += c.RateLimited + c.StormSuppressed
 		s.Untracked += c.Untracked
 		s.UntrackedConnects += c.UntrackedConnects
+	}
+	for name, prog := range p.programs {
+		ps, err := prog.Stats()
+		if err != nil {
+			return Stats{}, fmt.Errorf("reading the statistics of program %s: %w", name, err)
+		}
+		s.MissedRuns += ps.RecursionMisses
 	}
 	return s, nil
 }

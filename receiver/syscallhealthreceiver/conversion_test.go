@@ -294,7 +294,7 @@ func TestCountsToMetrics(t *testing.T) {
 	}
 	t1 := bootBase.Add(100 * time.Second)
 	exited := collector.exitedAmong(first)
-	metrics := collector.collect(first, exited, bpf.Stats{RingbufDrops: 2, Suppressed: 158, Untracked: 4, UntrackedConnects: 1}, t1)
+	metrics := collector.collect(first, exited, bpf.Stats{RingbufDrops: 2, Suppressed: 158, Untracked: 4, UntrackedConnects: 1, MissedRuns: 2}, t1)
 	compareGoldenMetrics(t, filepath.Join("testdata", "expected_metrics.yaml"), metrics)
 	assert.Equal(t, []bpf.CountKey{first[8].Key}, collector.delivered(exited),
 		"the exited worker's series are emitted once, then removed from the kernel map")
@@ -317,7 +317,7 @@ func TestCountsToMetrics(t *testing.T) {
 	}
 	t2 := t1.Add(10 * time.Second)
 	exited = collector.exitedAmong(second)
-	metrics = collector.collect(second, exited, bpf.Stats{RingbufDrops: 2, Suppressed: 208, Untracked: 4, UntrackedConnects: 3}, t2)
+	metrics = collector.collect(second, exited, bpf.Stats{RingbufDrops: 2, Suppressed: 208, Untracked: 4, UntrackedConnects: 3, MissedRuns: 5}, t2)
 	compareGoldenMetrics(t, filepath.Join("testdata", "expected_metrics_second_collection.yaml"), metrics)
 	assert.ElementsMatch(t, []bpf.CountKey{second[6].Key, second[7].Key, second[8].Key}, collector.delivered(exited))
 

@@ -219,6 +219,7 @@ func (m *metricsCollector) collect(counts []bpf.Count, exited map[process]bool, 
 	m.mb.RecordSyscallhealthFailuresUntrackedDataPoint(ts, int64(stats.Untracked))
 	m.mb.RecordSyscallhealthFailuresUndeliveredDataPoint(ts, int64(m.undelivered))
 	m.mb.RecordSyscallhealthConnectsUntrackedDataPoint(ts, int64(stats.UntrackedConnects))
+	m.mb.RecordSyscallhealthProbeRunsMissedDataPoint(ts, int64(stats.MissedRuns))
 	lookups := m.hostFS.Stats()
 	m.mb.RecordSyscallhealthLookupsFailedDataPoint(ts, int64(lookups.TimedOut), metadata.AttributeSyscallhealthLookupReasonLookupTimeout)
 	m.mb.RecordSyscallhealthLookupsFailedDataPoint(ts, int64(lookups.Saturated), metadata.AttributeSyscallhealthLookupReasonLookupsSaturated)

@@ -72,6 +72,10 @@ func newSelfTelemetry(set component.TelemetrySettings, drops *dropCounters, host
 			o.Observe(int64(t.stats.Load().UntrackedConnects))
 			return nil
 		}),
+		builder.RegisterReceiverSyscallhealthProbeRunsMissedCallback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(int64(t.stats.Load().MissedRuns))
+			return nil
+		}),
 		builder.RegisterReceiverSyscallhealthLookupsFailedCallback(func(_ context.Context, o metric.Int64Observer) error {
 			s := host.Stats()
 			o.Observe(int64(s.TimedOut), reason("timed_out"))
@@ -131,7 +135,7 @@ func (t *selfTelemetry) observeRead(failedAt, readAt time.Time) {
 // collection without loss.
 func (t *selfTelemetry) observeCollection(stats bpf.Stats, host component.Host) {
 	t.stats.Store(&stats)
-	lost := stats.RingbufDrops + stats.Untracked + stats.UntrackedConnects +
+	lost := stats.RingbufDrops + stats.Untracked + stats.UntrackedConnects + stats.MissedRuns +
 		t.drops.malformed.Load() + t.drops.consumerError.Load() + t.drops.backpressure.Load()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -142,7 +146,7 @@ func (t *selfTelemetry) observeCollection(stats bpf.Stats, host component.Host) 
 	case losing:
 		t.degraded = true
 		componentstatus.ReportStatus(host, componentstatus.NewRecoverableErrorEvent(fmt.Errorf(
-			"%d failure events or counts lost since the previous collection (see syscallhealth.events.dropped, syscallhealth.failures.untracked, syscallhealth.connects.untracked)", newly)))
+			"%d failure events or counts lost since the previous collection (see syscallhealth.events.dropped, syscallhealth.failures.untracked, syscallhealth.connects.untracked, syscallhealth.probe_runs.missed)", newly)))
 	case t.degraded:
 		t.degraded = false
 		componentstatus.ReportStatus(host, componentstatus.NewEvent(componentstatus.StatusOK))

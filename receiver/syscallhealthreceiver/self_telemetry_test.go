@@ -48,7 +48,7 @@ func TestSelfTelemetryAndStatus(t *testing.T) {
 	assert.Empty(t, host.statuses(), "healthy: nothing to report beyond the collector's own OK")
 
 	probe.mu.Lock()
-	probe.stats = bpf.Stats{RingbufDrops: 3, Suppressed: 40, Untracked: 2, UntrackedConnects: 1}
+	probe.stats = bpf.Stats{RingbufDrops: 3, Suppressed: 40, Untracked: 2, UntrackedConnects: 1, MissedRuns: 4}
 	probe.mu.Unlock()
 	r.drops.backpressure.Add(5)
 	r.collect(ctx)
@@ -59,6 +59,14 @@ func TestSelfTelemetryAndStatus(t *testing.T) {
 		"a collection without new loss: OK again")
 	r.collect(ctx)
 	assert.Len(t, host.statuses(), 2, "no repeated OK")
+
+	// Runs of the kernel programs the kernel skipped are losses of their own.
+	probe.mu.Lock()
+	probe.stats.MissedRuns = 6
+	probe.mu.Unlock()
+	r.collect(ctx)
+	assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError, componentstatus.StatusOK, componentstatus.StatusRecoverableError},
+		host.statuses(), "skipped program runs: losing data")
 
 	reason := func(r string) attribute.Set { return attribute.NewSet(attribute.String("reason", r)) }
 	metadatatest.AssertEqualReceiverSyscallhealthEventsDropped(t, tt, []metricdata.DataPoint[int64]{
@@ -71,4 +79,5 @@ func TestSelfTelemetryAndStatus(t *testing.T) {
 	metadatatest.AssertEqualReceiverSyscallhealthEventsSuppressed(t, tt, []metricdata.DataPoint[int64]{{Value: 40}}, metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualReceiverSyscallhealthFailuresUntracked(t, tt, []metricdata.DataPoint[int64]{{Value: 2}}, metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualReceiverSyscallhealthConnectsUntracked(t, tt, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualReceiverSyscallhealthProbeRunsMissed(t, tt, []metricdata.DataPoint[int64]{{Value: 6}}, metricdatatest.IgnoreTimestamp())
 }

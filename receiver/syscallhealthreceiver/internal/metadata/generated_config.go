@@ -319,6 +319,26 @@ func (ms *SyscallhealthLookupsFailedMetricConfig) Unmarshal(parser *confmap.Conf
 	return nil
 }
 
+// SyscallhealthProbeRunsMissedMetricConfig provides config for the syscallhealth.probe_runs.missed metric.
+type SyscallhealthProbeRunsMissedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *SyscallhealthProbeRunsMissedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // MetricsConfig provides config for syscallhealth metrics.
 type MetricsConfig struct {
 	SyscallhealthCacheEvictions      SyscallhealthCacheEvictionsMetricConfig      `mapstructure:"syscallhealth.cache.evictions"`
@@ -332,6 +352,7 @@ type MetricsConfig struct {
 	SyscallhealthIssuesActive        SyscallhealthIssuesActiveMetricConfig        `mapstructure:"syscallhealth.issues.active"`
 	SyscallhealthIssuesEvicted       SyscallhealthIssuesEvictedMetricConfig       `mapstructure:"syscallhealth.issues.evicted"`
 	SyscallhealthLookupsFailed       SyscallhealthLookupsFailedMetricConfig       `mapstructure:"syscallhealth.lookups.failed"`
+	SyscallhealthProbeRunsMissed     SyscallhealthProbeRunsMissedMetricConfig     `mapstructure:"syscallhealth.probe_runs.missed"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
@@ -373,6 +394,9 @@ func DefaultMetricsConfig() MetricsConfig {
 			EnabledAttributes:   []SyscallhealthIssuesEvictedMetricAttributeKey{SyscallhealthIssuesEvictedMetricAttributeKeySyscallhealthEvictionTarget},
 		},
 		SyscallhealthLookupsFailed: SyscallhealthLookupsFailedMetricConfig{
+			Enabled: true,
+		},
+		SyscallhealthProbeRunsMissed: SyscallhealthProbeRunsMissedMetricConfig{
 			Enabled: true,
 		},
 	}

@@ -65,6 +65,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					SyscallhealthLookupsFailed: SyscallhealthLookupsFailedMetricConfig{
 						Enabled: true,
 					},
+					SyscallhealthProbeRunsMissed: SyscallhealthProbeRunsMissedMetricConfig{
+						Enabled: true,
+					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
 					ContainerID:           ResourceAttributeConfig{Enabled: true},
@@ -126,6 +129,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					SyscallhealthLookupsFailed: SyscallhealthLookupsFailedMetricConfig{
 						Enabled: false,
 					},
+					SyscallhealthProbeRunsMissed: SyscallhealthProbeRunsMissedMetricConfig{
+						Enabled: false,
+					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
 					ContainerID:           ResourceAttributeConfig{Enabled: false},
@@ -148,7 +154,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SyscallhealthCacheEvictionsMetricConfig{}, SyscallhealthConnectFailuresMetricConfig{}, SyscallhealthConnectsUntrackedMetricConfig{}, SyscallhealthEventsDroppedMetricConfig{}, SyscallhealthEventsSuppressedMetricConfig{}, SyscallhealthFailuresMetricConfig{}, SyscallhealthFailuresUndeliveredMetricConfig{}, SyscallhealthFailuresUntrackedMetricConfig{}, SyscallhealthIssuesActiveMetricConfig{}, SyscallhealthIssuesEvictedMetricConfig{}, SyscallhealthLookupsFailedMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(SyscallhealthCacheEvictionsMetricConfig{}, SyscallhealthConnectFailuresMetricConfig{}, SyscallhealthConnectsUntrackedMetricConfig{}, SyscallhealthEventsDroppedMetricConfig{}, SyscallhealthEventsSuppressedMetricConfig{}, SyscallhealthFailuresMetricConfig{}, SyscallhealthFailuresUndeliveredMetricConfig{}, SyscallhealthFailuresUntrackedMetricConfig{}, SyscallhealthIssuesActiveMetricConfig{}, SyscallhealthIssuesEvictedMetricConfig{}, SyscallhealthLookupsFailedMetricConfig{}, SyscallhealthProbeRunsMissedMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}

@@ -343,6 +343,9 @@ var MetricsInfo = metricsInfo{
 		Name:       "syscallhealth.lookups.failed",
 		Attributes: []string{"syscallhealth.lookup.reason"},
 	},
+	SyscallhealthProbeRunsMissed: metricInfo{
+		Name: "syscallhealth.probe_runs.missed",
+	},
 }
 
 type metricsInfo struct {
@@ -357,6 +360,7 @@ type metricsInfo struct {
 	SyscallhealthIssuesActive        metricInfo
 	SyscallhealthIssuesEvicted       metricInfo
 	SyscallhealthLookupsFailed       metricInfo
+	SyscallhealthProbeRunsMissed     metricInfo
 }
 
 type metricInfo struct {
@@ -1067,6 +1071,58 @@ func newMetricSyscallhealthLookupsFailed(cfg SyscallhealthLookupsFailedMetricCon
 	return m
 }
 
+type metricSyscallhealthProbeRunsMissed struct {
+	data     pmetric.Metric                           // data buffer for generated metric.
+	config   SyscallhealthProbeRunsMissedMetricConfig // metric config provided by user.
+	capacity int                                      // max observed number of data points added to the metric.
+}
+
+// init fills syscallhealth.probe_runs.missed metric with initial data.
+func (m *metricSyscallhealthProbeRunsMissed) init() {
+	m.data.SetName("syscallhealth.probe_runs.missed")
+	m.data.SetDescription("Runs of the kernel programs that the kernel skipped because the same program was already running on that CPU (Linux 5.12+ counts them). In practice the TCP state program: a TCP state change handled in an interrupt while it ran for another socket. A connect failure learned after connect() returned is not counted when its state change was skipped, so non-zero means syscallhealth.failures may miss asynchronous connect failures.")
+	m.data.SetUnit("{run}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricSyscallhealthProbeRunsMissed) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricSyscallhealthProbeRunsMissed) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricSyscallhealthProbeRunsMissed) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricSyscallhealthProbeRunsMissed(cfg SyscallhealthProbeRunsMissedMetricConfig) metricSyscallhealthProbeRunsMissed {
+	m := metricSyscallhealthProbeRunsMissed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
@@ -1088,6 +1144,7 @@ type MetricsBuilder struct {
 	metricSyscallhealthIssuesActive        metricSyscallhealthIssuesActive
 	metricSyscallhealthIssuesEvicted       metricSyscallhealthIssuesEvicted
 	metricSyscallhealthLookupsFailed       metricSyscallhealthLookupsFailed
+	metricSyscallhealthProbeRunsMissed     metricSyscallhealthProbeRunsMissed
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -1124,6 +1181,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricSyscallhealthIssuesActive:        newMetricSyscallhealthIssuesActive(mbc.Metrics.SyscallhealthIssuesActive),
 		metricSyscallhealthIssuesEvicted:       newMetricSyscallhealthIssuesEvicted(mbc.Metrics.SyscallhealthIssuesEvicted),
 		metricSyscallhealthLookupsFailed:       newMetricSyscallhealthLookupsFailed(mbc.Metrics.SyscallhealthLookupsFailed),
+		metricSyscallhealthProbeRunsMissed:     newMetricSyscallhealthProbeRunsMissed(mbc.Metrics.SyscallhealthProbeRunsMissed),
 		resourceAttributeIncludeFilter:         make(map[string]filter.Filter),
 		resourceAttributeExcludeFilter:         make(map[string]filter.Filter),
 	}
@@ -1286,6 +1344,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricSyscallhealthIssuesActive.emit(ils.Metrics())
 	mb.metricSyscallhealthIssuesEvicted.emit(ils.Metrics())
 	mb.metricSyscallhealthLookupsFailed.emit(ils.Metrics())
+	mb.metricSyscallhealthProbeRunsMissed.emit(ils.Metrics())
 
 	for _, op := range options {
 		op.apply(rm)
@@ -1370,6 +1429,11 @@ func (mb *MetricsBuilder) RecordSyscallhealthIssuesEvictedDataPoint(ts pcommon.T
 // RecordSyscallhealthLookupsFailedDataPoint adds a data point to syscallhealth.lookups.failed metric.
 func (mb *MetricsBuilder) RecordSyscallhealthLookupsFailedDataPoint(ts pcommon.Timestamp, val int64, syscallhealthLookupReasonAttributeValue AttributeSyscallhealthLookupReason) {
 	mb.metricSyscallhealthLookupsFailed.recordDataPoint(mb.startTime, ts, val, syscallhealthLookupReasonAttributeValue.String())
+}
+
+// RecordSyscallhealthProbeRunsMissedDataPoint adds a data point to syscallhealth.probe_runs.missed metric.
+func (mb *MetricsBuilder) RecordSyscallhealthProbeRunsMissedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricSyscallhealthProbeRunsMissed.recordDataPoint(mb.startTime, ts, val)
 }
 
 // Reset resets metrics builder to its initial state. It should be used when external metrics source is restarted,

@@ -120,6 +120,9 @@ func TestMetricsBuilder(t *testing.T) {
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordSyscallhealthLookupsFailedDataPoint(ts, 1, AttributeSyscallhealthLookupReasonFilesystemUnresponsive)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordSyscallhealthProbeRunsMissedDataPoint(ts, 1)
 
 			rb := mb.NewResourceBuilder()
 			rb.SetContainerID("container.id-val")
@@ -438,6 +441,20 @@ func TestMetricsBuilder(t *testing.T) {
 					syscallhealthLookupReasonAttrVal, ok := dp.Attributes().Get("syscallhealth.lookup.reason")
 					assert.True(t, ok)
 					assert.Equal(t, "filesystem_unresponsive", syscallhealthLookupReasonAttrVal.Str())
+				case "syscallhealth.probe_runs.missed":
+					assert.False(t, validatedMetrics["syscallhealth.probe_runs.missed"], "Found a duplicate in the metrics slice: syscallhealth.probe_runs.missed")
+					validatedMetrics["syscallhealth.probe_runs.missed"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Runs of the kernel programs that the kernel skipped because the same program was already running on that CPU (Linux 5.12+ counts them). In practice the TCP state program: a TCP state change handled in an interrupt while it ran for another socket. A connect failure learned after connect() returned is not counted when its state change was skipped, so non-zero means syscallhealth.failures may miss asynchronous connect failures.", mi.Description())
+					assert.Equal(t, "{run}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
 				}
 			}
 		})

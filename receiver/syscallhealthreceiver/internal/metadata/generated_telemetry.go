@@ -35,6 +35,7 @@ type TelemetryBuilder struct {
 	ReceiverSyscallhealthEventsSuppressed  metric.Int64ObservableCounter
 	ReceiverSyscallhealthFailuresUntracked metric.Int64ObservableCounter
 	ReceiverSyscallhealthLookupsFailed     metric.Int64ObservableCounter
+	ReceiverSyscallhealthProbeRunsMissed   metric.Int64ObservableCounter
 	ReceiverSyscallhealthReaderLag         metric.Float64ObservableGauge
 	ReceiverSyscallhealthRingBufferFill    metric.Float64ObservableGauge
 }
@@ -155,6 +156,21 @@ func (builder *TelemetryBuilder) RegisterReceiverSyscallhealthLookupsFailedCallb
 	return nil
 }
 
+// RegisterReceiverSyscallhealthProbeRunsMissedCallback sets callback for observable ReceiverSyscallhealthProbeRunsMissed metric.
+func (builder *TelemetryBuilder) RegisterReceiverSyscallhealthProbeRunsMissedCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ReceiverSyscallhealthProbeRunsMissed, obs: o})
+		return nil
+	}, builder.ReceiverSyscallhealthProbeRunsMissed)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
 // RegisterReceiverSyscallhealthReaderLagCallback sets callback for observable ReceiverSyscallhealthReaderLag metric.
 func (builder *TelemetryBuilder) RegisterReceiverSyscallhealthReaderLagCallback(cb metric.Float64Callback) error {
 	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
@@ -263,6 +279,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_syscallhealth_lookups_failed",
 		metric.WithDescription("/proc and filesystem lookups that went unanswered, by reason (attribute `reason`: timed_out, saturated, unresponsive, mount_table_too_large). [Alpha]"),
 		metric.WithUnit("{lookup}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverSyscallhealthProbeRunsMissed, err = builder.meter.Int64ObservableCounter(
+		"otelcol_receiver_syscallhealth_probe_runs_missed",
+		metric.WithDescription("Runs of the kernel programs the kernel skipped because the same program was already running on that CPU (in practice TCP state changes in interrupts): asynchronous connect failures among them are not counted. [Alpha]"),
+		metric.WithUnit("{run}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverSyscallhealthReaderLag, err = builder.meter.Float64ObservableGauge(
