@@ -5,8 +5,8 @@
  * statistic.
  *
  * Judging a task takes helper calls (the uid, the executable's name, a hash
- * lookup per cgroup ancestor), and each call costs 10-30 ns on these machines
- * (return thunks), more than the errno check that rejects most failures. So a
+ * lookup per cgroup ancestor), and each call costs 10-30 ns on these machines,
+ * more than the errno check that rejects most failures. So a
  * task is judged once and its verdict kept in a per-CPU cache, which the
  * syscall exit program reads right after the configuration, before the errno
  * check: an excluded task's failures are rejected there with one helper call
@@ -16,7 +16,7 @@
  * was judged on is unchanged: the exec count for executable rules, the cgroup
  * for cgroup rules, the uid for uid rules. Not caught: an executable swapped
  * without exec (prctl PR_SET_MM_EXE_FILE, which needs CAP_SYS_RESOURCE), until
- * the next configuration change.
+ * the next configuration change. Measured in the README (Scopes).
  */
 #ifndef SYSCALLHEALTH_SCOPE_H
 #define SYSCALLHEALTH_SCOPE_H
