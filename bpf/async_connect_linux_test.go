@@ -387,7 +387,7 @@ func TestAsyncConnectFollowsConfig(t *testing.T) {
 	}
 }
 
-// Every flavour of the TCP state program reports, whichever the sys_exit program uses.
+// Every flavour of the TCP state programs reports, whichever the sys_exit program uses.
 func TestAsyncConnectHooks(t *testing.T) {
 	self := uint32(os.Getpid())
 	connect := mustSyscall(t, "connect")
@@ -398,8 +398,10 @@ func TestAsyncConnectHooks(t *testing.T) {
 			if got, err := p.SocketHook(); got != hook || err != nil {
 				t.Fatalf("SocketHook() = %q, %v", got, err)
 			}
-			if prog := p.programs[tcpStateTracepoint.programs[hook]]; prog == nil || prog.Type() != programTypes[hook] {
-				t.Fatalf("TCP state program for %s: %v", hook, prog)
+			for _, tp := range tcpStateTracepoints {
+				if prog := p.programs[tp.programs[hook]]; prog == nil || prog.Type() != programTypes[hook] {
+					t.Fatalf("TCP state program %s: %v", tp.programs[hook], prog)
+				}
 			}
 			log := collectEvents(t, p)
 			s, _ := trigger.Lookup("econnrefused")
@@ -421,10 +423,11 @@ func TestAsyncConnectHooks(t *testing.T) {
 // BenchmarkConnectOverhead measures what following TCP state adds to a
 // successful loopback connect (connect, accept, close both ends), side by
 // side in one run: without a probe, with the syscall exit program alone, and
-// with the TCP state program too. A failed non-blocking connect (refused;
+// with the TCP state programs too. A failed non-blocking connect (refused;
 // counted, events rate-limited) shows the reporting path. Besides the wall
 // clock, the kernel's BPF statistics give each program's own run time per
-// operation (sys_exit-ns/op, tcp_state-ns/op) and invocations (tcp_state-runs/op).
+// operation (sys_exit-ns/op, connect_start-ns/op, connect_end-ns/op) and
+// invocations (*-runs/op).
 func BenchmarkConnectOverhead(b *testing.B) {
 	testenv.RequireRoot(b, loadsProbes)
 	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
@@ -518,7 +521,8 @@ func BenchmarkConnectOverhead(b *testing.B) {
 						w.run(b)
 					}
 					after := programStats(b, programs)
-					for name, label := range map[string]string{healthProgSysExitBtf: "sys_exit", healthProgInetSockSetStateBtf: "tcp_state"} {
+					for name, label := range map[string]string{healthProgSysExitBtf: "sys_exit",
+						healthProgTcpConnectStartBtf: "connect_start", healthProgTcpConnectEndBtf: "connect_end"} {
 						if _, ok := programs[name]; !ok {
 							continue
 						}
@@ -655,10 +659,11 @@ func TestLoadWithoutTCPStateHook(t *testing.T) {
 	}
 }
 
-// The kernel skips a run of the TCP state program when a state change in an
-// interrupt arrives while the program runs for another socket on that CPU; a
-// connect failure among them would go uncounted, so Stats counts the skipped
-// runs. Loopback connects on every CPU make it happen within seconds here.
+// The kernel skips a run of the connect outcome program when a state change
+// in an interrupt arrives while the program runs for another socket on that
+// CPU; a connect failure among them would go uncounted, so Stats counts the
+// skipped runs. Loopback connects on every CPU make it happen within seconds
+// here.
 func TestSkippedRunsCounted(t *testing.T) {
 	var uts unix.Utsname
 	if err := unix.Uname(&uts); err != nil {

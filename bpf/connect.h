@@ -240,20 +240,22 @@ static __always_inline int connect_closed(struct sock *sk)
 	return 0;
 }
 
-/*
- * handle_tcp_state follows one socket state change. Only the transitions of
- * an active open do any work; the rest return after two compares.
- */
-static __always_inline int handle_tcp_state(struct sock *sk, int oldstate, int newstate)
+/* handle_connect_start follows CLOSE -> SYN_SENT; other changes return after two compares. */
+static __always_inline int handle_connect_start(struct sock *sk, int oldstate, int newstate)
 {
-	if (oldstate == TCP_SYN_SENT) {
-		if (newstate == TCP_CLOSE)
-			return connect_closed(sk);
-		return connect_succeeded(sk);
-	}
 	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT)
 		return connect_started(sk);
 	return 0;
+}
+
+/* handle_connect_end follows SYN_SENT -> anything; other changes return after one compare. */
+static __always_inline int handle_connect_end(struct sock *sk, int oldstate, int newstate)
+{
+	if (oldstate != TCP_SYN_SENT)
+		return 0;
+	if (newstate == TCP_CLOSE)
+		return connect_closed(sk);
+	return connect_succeeded(sk);
 }
 
 /*

@@ -14,8 +14,9 @@
 // series in the map keep counting. DeleteCounts (the receiver calls it for
 // exited processes, after reporting their final counts) makes room again.
 //
-// A second program follows TCP state (sock/inet_sock_set_state, same fallback
-// chain, chosen on its own; see Probe.SocketHook) to report connects that fail
+// Two more programs follow TCP state (sock/inet_sock_set_state, same fallback
+// chain, chosen on its own; see Probe.SocketHook), one for connects that start
+// and one for their outcome, to report connects that fail
 // after connect() returned EINPROGRESS, as non-blocking clients (Go, Java NIO,
 // Node.js, curl) learn it from SO_ERROR: counted under the connecting process
 // as connect with the socket's error (ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH...),

@@ -163,26 +163,29 @@ type healthTrackingValue struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	healthMapCgroupPathScratch    = "cgroup_path_scratch"
-	healthMapConfig               = "config"
-	healthMapConnectAttempts      = "connect_attempts"
-	healthMapConnectReported      = "connect_reported"
-	healthMapConnectRunning       = "connect_running"
-	healthMapConnectThreads       = "connect_threads"
-	healthMapEvents               = "events"
-	healthMapPathScratch          = "path_scratch"
-	healthMapScopeCgroups         = "scope_cgroups"
-	healthMapScopeVerdicts        = "scope_verdicts"
-	healthMapStats                = "stats"
-	healthMapTracking             = "tracking"
-	healthProgInetSockSetStateBtf = "inet_sock_set_state_btf"
-	healthProgInetSockSetStateRaw = "inet_sock_set_state_raw"
-	healthProgInetSockSetStateTp  = "inet_sock_set_state_tp"
-	healthProgSysExitBtf          = "sys_exit_btf"
-	healthProgSysExitRaw          = "sys_exit_raw"
-	healthProgSysExitTp           = "sys_exit_tp"
-	healthVarActiveConfigSlot     = "active_config_slot"
-	healthVarCgroupSubsysIndex    = "cgroup_subsys_index"
+	healthMapCgroupPathScratch   = "cgroup_path_scratch"
+	healthMapConfig              = "config"
+	healthMapConnectAttempts     = "connect_attempts"
+	healthMapConnectReported     = "connect_reported"
+	healthMapConnectRunning      = "connect_running"
+	healthMapConnectThreads      = "connect_threads"
+	healthMapEvents              = "events"
+	healthMapPathScratch         = "path_scratch"
+	healthMapScopeCgroups        = "scope_cgroups"
+	healthMapScopeVerdicts       = "scope_verdicts"
+	healthMapStats               = "stats"
+	healthMapTracking            = "tracking"
+	healthProgSysExitBtf         = "sys_exit_btf"
+	healthProgSysExitRaw         = "sys_exit_raw"
+	healthProgSysExitTp          = "sys_exit_tp"
+	healthProgTcpConnectEndBtf   = "tcp_connect_end_btf"
+	healthProgTcpConnectEndRaw   = "tcp_connect_end_raw"
+	healthProgTcpConnectEndTp    = "tcp_connect_end_tp"
+	healthProgTcpConnectStartBtf = "tcp_connect_start_btf"
+	healthProgTcpConnectStartRaw = "tcp_connect_start_raw"
+	healthProgTcpConnectStartTp  = "tcp_connect_start_tp"
+	healthVarActiveConfigSlot    = "active_config_slot"
+	healthVarCgroupSubsysIndex   = "cgroup_subsys_index"
 )
 
 // loadHealth returns the embedded CollectionSpec for health.
@@ -227,12 +230,15 @@ type healthSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type healthProgramSpecs struct {
-	InetSockSetStateBtf *ebpf.ProgramSpec `ebpf:"inet_sock_set_state_btf"`
-	InetSockSetStateRaw *ebpf.ProgramSpec `ebpf:"inet_sock_set_state_raw"`
-	InetSockSetStateTp  *ebpf.ProgramSpec `ebpf:"inet_sock_set_state_tp"`
-	SysExitBtf          *ebpf.ProgramSpec `ebpf:"sys_exit_btf"`
-	SysExitRaw          *ebpf.ProgramSpec `ebpf:"sys_exit_raw"`
-	SysExitTp           *ebpf.ProgramSpec `ebpf:"sys_exit_tp"`
+	SysExitBtf         *ebpf.ProgramSpec `ebpf:"sys_exit_btf"`
+	SysExitRaw         *ebpf.ProgramSpec `ebpf:"sys_exit_raw"`
+	SysExitTp          *ebpf.ProgramSpec `ebpf:"sys_exit_tp"`
+	TcpConnectEndBtf   *ebpf.ProgramSpec `ebpf:"tcp_connect_end_btf"`
+	TcpConnectEndRaw   *ebpf.ProgramSpec `ebpf:"tcp_connect_end_raw"`
+	TcpConnectEndTp    *ebpf.ProgramSpec `ebpf:"tcp_connect_end_tp"`
+	TcpConnectStartBtf *ebpf.ProgramSpec `ebpf:"tcp_connect_start_btf"`
+	TcpConnectStartRaw *ebpf.ProgramSpec `ebpf:"tcp_connect_start_raw"`
+	TcpConnectStartTp  *ebpf.ProgramSpec `ebpf:"tcp_connect_start_tp"`
 }
 
 // healthMapSpecs contains maps before they are loaded into the kernel.
@@ -324,22 +330,28 @@ type healthVariables struct {
 //
 // It can be passed to loadHealthObjects or ebpf.CollectionSpec.LoadAndAssign.
 type healthPrograms struct {
-	InetSockSetStateBtf *ebpf.Program `ebpf:"inet_sock_set_state_btf"`
-	InetSockSetStateRaw *ebpf.Program `ebpf:"inet_sock_set_state_raw"`
-	InetSockSetStateTp  *ebpf.Program `ebpf:"inet_sock_set_state_tp"`
-	SysExitBtf          *ebpf.Program `ebpf:"sys_exit_btf"`
-	SysExitRaw          *ebpf.Program `ebpf:"sys_exit_raw"`
-	SysExitTp           *ebpf.Program `ebpf:"sys_exit_tp"`
+	SysExitBtf         *ebpf.Program `ebpf:"sys_exit_btf"`
+	SysExitRaw         *ebpf.Program `ebpf:"sys_exit_raw"`
+	SysExitTp          *ebpf.Program `ebpf:"sys_exit_tp"`
+	TcpConnectEndBtf   *ebpf.Program `ebpf:"tcp_connect_end_btf"`
+	TcpConnectEndRaw   *ebpf.Program `ebpf:"tcp_connect_end_raw"`
+	TcpConnectEndTp    *ebpf.Program `ebpf:"tcp_connect_end_tp"`
+	TcpConnectStartBtf *ebpf.Program `ebpf:"tcp_connect_start_btf"`
+	TcpConnectStartRaw *ebpf.Program `ebpf:"tcp_connect_start_raw"`
+	TcpConnectStartTp  *ebpf.Program `ebpf:"tcp_connect_start_tp"`
 }
 
 func (p *healthPrograms) Close() error {
 	return _HealthClose(
-		p.InetSockSetStateBtf,
-		p.InetSockSetStateRaw,
-		p.InetSockSetStateTp,
 		p.SysExitBtf,
 		p.SysExitRaw,
 		p.SysExitTp,
+		p.TcpConnectEndBtf,
+		p.TcpConnectEndRaw,
+		p.TcpConnectEndTp,
+		p.TcpConnectStartBtf,
+		p.TcpConnectStartRaw,
+		p.TcpConnectStartTp,
 	)
 }
 

@@ -102,9 +102,16 @@ type Stats struct {
 	UntrackedConnects uint64
 	// MissedRuns are runs of the programs the kernel skipped because the same program was already
 	// running on that CPU (Linux 5.12+ counts them): in practice TCP state changes handled in an
-	// interrupt while the TCP state program ran for another socket. A connect failure learned after
-	// its syscall returned went uncounted when its state change was skipped.
+	// interrupt while the connect outcome program ran for another socket. A connect failure learned
+	// after its syscall returned went uncounted when its state change was skipped. The connect start
+	// program's skipped runs are not among them: a connect starts in a process, never in an interrupt
+	// (the only runs that can be skipped), so they are state changes it had nothing to do for.
 	MissedRuns uint64
+}
+
+// connectStartPrograms are the programs whose skipped runs lose nothing (Stats.MissedRuns).
+var connectStartPrograms = map[string]bool{
+	healthProgTcpConnectStartBtf: true, healthProgTcpConnectStartRaw: true, healthProgTcpConnectStartTp: true,
 }
 
 // Load checks the host, loads the probes, writes their configuration and
@@ -129,11 +136,20 @@ var (
 		HookRawTracepoint: healthProgSysExitRaw,
 		HookTracepoint:    healthProgSysExitTp,
 	}}
-	tcpStateTracepoint = tracepoint{"sock", "inet_sock_set_state", map[Hook]string{
-		HookTPBTF:         healthProgInetSockSetStateBtf,
-		HookRawTracepoint: healthProgInetSockSetStateRaw,
-		HookTracepoint:    healthProgInetSockSetStateTp,
-	}}
+	// The TCP state programs: the outcome of connects is attached before their start (attachFirst), so that
+	// no connect is recorded that nothing would end.
+	tcpStateTracepoints = []tracepoint{
+		{"sock", "inet_sock_set_state", map[Hook]string{
+			HookTPBTF:         healthProgTcpConnectEndBtf,
+			HookRawTracepoint: healthProgTcpConnectEndRaw,
+			HookTracepoint:    healthProgTcpConnectEndTp,
+		}},
+		{"sock", "inet_sock_set_state", map[Hook]string{
+			HookTPBTF:         healthProgTcpConnectStartBtf,
+			HookRawTracepoint: healthProgTcpConnectStartRaw,
+			HookTracepoint:    healthProgTcpConnectStartTp,
+		}},
+	}
 )
 
 func load(opts Options, hooks, socketHooks []Hook) (_ *Probe, err error) {
@@ -194,10 +210,10 @@ func load(opts Options, hooks, socketHooks []Hook) (_ *Probe, err error) {
 		return nil, err
 	}
 	cache := btf.NewCache()
-	if p.hook, err = p.attachFirst(spec, cache, sysExitTracepoint, hooks); err != nil {
+	if p.hook, err = p.attachFirst(spec, cache, hooks, sysExitTracepoint); err != nil {
 		return nil, fmt.Errorf("no syscall exit hook could be attached: %w", err)
 	}
-	if p.socketHook, p.socketErr = p.attachFirst(spec, cache, tcpStateTracepoint, socketHooks); p.socketErr != nil {
+	if p.socketHook, p.socketErr = p.attachFirst(spec, cache, socketHooks, tcpStateTracepoints...); p.socketErr != nil {
 		p.socketErr = fmt.Errorf("no TCP state hook could be attached, so connects that fail after connect() returned (non-blocking clients) are not reported: %w", p.socketErr)
 	}
 	if p.reader, err = ringbuf.NewReader(coll.Maps[healthMapEvents]); err != nil {
@@ -210,13 +226,24 @@ func load(opts Options, hooks, socketHooks []Hook) (_ *Probe, err error) {
 	return p, nil
 }
 
-// attachFirst loads and attaches tp's program with the first of hooks that works.
-func (p *Probe) attachFirst(spec *ebpf.CollectionSpec, cache *btf.Cache, tp tracepoint, hooks []Hook) (Hook, error) {
+// attachFirst loads and attaches the programs of tps, in order, with the first of hooks that works for all of
+// them; a hook that works for only some leaves none attached.
+func (p *Probe) attachFirst(spec *ebpf.CollectionSpec, cache *btf.Cache, hooks []Hook, tps ...tracepoint) (Hook, error) {
 	var failures []error
 	for _, hook := range hooks {
-		err := p.attachWith(spec, cache, tp, hook)
+		attached := 0
+		var err error
+		for _, tp := range tps {
+			if err = p.attachWith(spec, cache, tp, hook); err != nil {
+				break
+			}
+			attached++
+		}
 		if err == nil {
 			return hook, nil
+		}
+		for ; attached > 0; attached-- {
+			p.detachLast(tps[attached-1].programs[hook])
 		}
 		failures = append(failures, fmt.Errorf("%s: %w", hook, err))
 	}
@@ -243,6 +270,14 @@ func (p *Probe) attachWith(spec *ebpf.CollectionSpec, cache *btf.Cache, tp trace
 	p.programs[name] = prog
 	p.links = append(p.links, l)
 	return nil
+}
+
+// detachLast detaches and unloads the program called name, the one attached last.
+func (p *Probe) detachLast(name string) {
+	p.links[len(p.links)-1].Close()
+	p.links = p.links[:len(p.links)-1]
+	p.programs[name].Close()
+	delete(p.programs, name)
 }
 
 // loadProgram loads the program called name from spec against the probe's
@@ -304,7 +339,7 @@ func (p *Probe) writeConfig(opts Options, slot uint32) error {
 // Hook reports which attach mechanism the syscall exit program uses.
 func (p *Probe) Hook() Hook { return p.hook }
 
-// SocketHook reports which attach mechanism the TCP state program uses, which
+// SocketHook reports which attach mechanism the TCP state programs use, which
 // reports connects that fail after connect() returned (EINPROGRESS, then a
 // refusal or timeout). On a kernel where it could not be attached, it returns
 // "" and the reason; every other failure is still reported.
@@ -477,7 +512,9 @@ func (p *Probe) Stats() (Stats, error) {
 		if err != nil {
 			return Stats{}, fmt.Errorf("reading the statistics of program %s: %w", name, err)
 		}
-		s.MissedRuns += ps.RecursionMisses
+		if !connectStartPrograms[name] {
+			s.MissedRuns += ps.RecursionMisses
+		}
 	}
 	return s, nil
 }

@@ -78,8 +78,9 @@ func TestLoadHealthProgram(t *testing.T) {
 	if hook, err := p.SocketHook(); hook != HookTPBTF || err != nil {
 		t.Errorf("SocketHook() = %q, %v; tp_btf is available on this kernel and should win", hook, err)
 	}
-	if len(p.programs) != 2 || p.programs[healthProgSysExitBtf] == nil || p.programs[healthProgInetSockSetStateBtf] == nil {
-		t.Errorf("programs loaded: %v, want only the two tp_btf ones", slices.Sorted(maps.Keys(p.programs)))
+	if len(p.programs) != 3 || p.programs[healthProgSysExitBtf] == nil || p.programs[healthProgTcpConnectStartBtf] == nil ||
+		p.programs[healthProgTcpConnectEndBtf] == nil {
+		t.Errorf("programs loaded: %v, want only the three tp_btf ones", slices.Sorted(maps.Keys(p.programs)))
 	}
 	want := map[string]struct {
 		typ        ebpf.MapType

@@ -10,8 +10,9 @@
  * tracepoint/raw_syscalls/sys_exit. Each does the cheapest rejection first
  * (ret >= 0), then shares handle_failure(), which reads the syscall context
  * and reports through track.h's counting, rate-limiting and emitting path.
- * A second program on the TCP state tracepoint (same three flavours) reports
- * connects that fail after their syscall returned (connect.h).
+ * Two programs on the TCP state tracepoint (same three flavours), one for
+ * connects that start and one for their outcome, report connects that fail
+ * after their syscall returned (connect.h).
  *
  * Compat syscalls: ignored. A 32-bit task's syscall numbers come from another
  * table (ia32 openat is 295, x86_64 295 is preadv; arm32 differs likewise), so
@@ -330,24 +331,46 @@ int sys_exit_tp(struct trace_event_raw_sys_exit *ctx)
 }
 
 /*
- * The TCP state program (connect.h) in the same three flavours, chosen
- * independently of the sys_exit one. tp_btf: sk is a trusted pointer.
+ * The TCP state programs (connect.h), each in the same three flavours, chosen
+ * independently of the sys_exit one: one for connects that start, one for
+ * their outcome. Two programs rather than one because the kernel runs a
+ * program once at a time per CPU and skips a run that would nest: an outcome
+ * in an interrupt would be lost while the other program records a connect in
+ * the process (the heaviest work here). tp_btf: sk is a trusted pointer.
  */
 SEC("tp_btf/inet_sock_set_state")
-int inet_sock_set_state_btf(__u64 *ctx)
+int tcp_connect_start_btf(__u64 *ctx)
 {
-	return handle_tcp_state((struct sock *)ctx[0], (int)ctx[1], (int)ctx[2]);
+	return handle_connect_start((struct sock *)ctx[0], (int)ctx[1], (int)ctx[2]);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int tcp_connect_end_btf(__u64 *ctx)
+{
+	return handle_connect_end((struct sock *)ctx[0], (int)ctx[1], (int)ctx[2]);
 }
 
 SEC("raw_tracepoint/inet_sock_set_state")
-int inet_sock_set_state_raw(__u64 *ctx)
+int tcp_connect_start_raw(__u64 *ctx)
 {
-	return handle_tcp_state((struct sock *)ctx[0], (int)ctx[1], (int)ctx[2]);
+	return handle_connect_start((struct sock *)ctx[0], (int)ctx[1], (int)ctx[2]);
+}
+
+SEC("raw_tracepoint/inet_sock_set_state")
+int tcp_connect_end_raw(__u64 *ctx)
+{
+	return handle_connect_end((struct sock *)ctx[0], (int)ctx[1], (int)ctx[2]);
 }
 
 /* Classic tracepoint: the record carries the socket's address and both states. */
 SEC("tracepoint/sock/inet_sock_set_state")
-int inet_sock_set_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
+int tcp_connect_start_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 {
-	return handle_tcp_state((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate);
+	return handle_connect_start((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate);
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int tcp_connect_end_tp(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	return handle_connect_end((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate);
 }

@@ -1080,7 +1080,7 @@ type metricSyscallhealthProbeRunsMissed struct {
 // init fills syscallhealth.probe_runs.missed metric with initial data.
 func (m *metricSyscallhealthProbeRunsMissed) init() {
 	m.data.SetName("syscallhealth.probe_runs.missed")
-	m.data.SetDescription("Runs of the kernel programs that the kernel skipped because the same program was already running on that CPU (Linux 5.12+ counts them). In practice the TCP state program: a TCP state change handled in an interrupt while it ran for another socket. A connect failure learned after connect() returned is not counted when its state change was skipped, so non-zero means syscallhealth.failures may miss asynchronous connect failures.")
+	m.data.SetDescription("Runs of the kernel programs that the kernel skipped because the same program was already running on that CPU (Linux 5.12+ counts them). In practice the program that follows the outcome of TCP connects: a TCP state change handled in an interrupt while it ran for another socket. A connect failure learned after connect() returned is not counted when its state change was skipped, so non-zero means syscallhealth.failures may miss asynchronous connect failures.")
 	m.data.SetUnit("{run}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)

@@ -446,7 +446,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["syscallhealth.probe_runs.missed"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Runs of the kernel programs that the kernel skipped because the same program was already running on that CPU (Linux 5.12+ counts them). In practice the TCP state program: a TCP state change handled in an interrupt while it ran for another socket. A connect failure learned after connect() returned is not counted when its state change was skipped, so non-zero means syscallhealth.failures may miss asynchronous connect failures.", mi.Description())
+					assert.Equal(t, "Runs of the kernel programs that the kernel skipped because the same program was already running on that CPU (Linux 5.12+ counts them). In practice the program that follows the outcome of TCP connects: a TCP state change handled in an interrupt while it ran for another socket. A connect failure learned after connect() returned is not counted when its state change was skipped, so non-zero means syscallhealth.failures may miss asynchronous connect failures.", mi.Description())
 					assert.Equal(t, "{run}", mi.Unit())
 					assert.True(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
