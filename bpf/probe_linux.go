@@ -109,15 +109,10 @@ type Stats struct {
 	MissedRuns uint64
 }
 
-// connectStartPrograms are the programs whose skipped runs lose nothing (Stats.MissedRuns).
-var connectStartPrograms = map[string]bool{
-	healthProgTcpConnectStartBtf: true, healthProgTcpConnectStartRaw: true, healthProgTcpConnectStartTp: true,
-}
-
 // Load checks the host, loads the probes, writes their configuration and
-// attaches them. The syscall exit program and the TCP state program each take
-// the first hook of the fallback chain (tp_btf, raw_tracepoint, tracepoint)
-// that this kernel accepts. Without a syscall exit hook Load fails; without a
+// attaches them. The syscall exit program and the pair of TCP state programs
+// each take the first hook of the fallback chain (tp_btf, raw_tracepoint,
+// tracepoint) that this kernel accepts. Without a syscall exit hook Load fails; without a
 // TCP state hook it succeeds, and SocketHook says why connects that fail after
 // returning are not reported. Errors say what to fix.
 func Load(opts Options) (*Probe, error) {
@@ -136,21 +131,30 @@ var (
 		HookRawTracepoint: healthProgSysExitRaw,
 		HookTracepoint:    healthProgSysExitTp,
 	}}
+	tcpConnectEnd = tracepoint{"sock", "inet_sock_set_state", map[Hook]string{
+		HookTPBTF:         healthProgTcpConnectEndBtf,
+		HookRawTracepoint: healthProgTcpConnectEndRaw,
+		HookTracepoint:    healthProgTcpConnectEndTp,
+	}}
+	tcpConnectStart = tracepoint{"sock", "inet_sock_set_state", map[Hook]string{
+		HookTPBTF:         healthProgTcpConnectStartBtf,
+		HookRawTracepoint: healthProgTcpConnectStartRaw,
+		HookTracepoint:    healthProgTcpConnectStartTp,
+	}}
 	// The TCP state programs: the outcome of connects is attached before their start (attachFirst), so that
 	// no connect is recorded that nothing would end.
-	tcpStateTracepoints = []tracepoint{
-		{"sock", "inet_sock_set_state", map[Hook]string{
-			HookTPBTF:         healthProgTcpConnectEndBtf,
-			HookRawTracepoint: healthProgTcpConnectEndRaw,
-			HookTracepoint:    healthProgTcpConnectEndTp,
-		}},
-		{"sock", "inet_sock_set_state", map[Hook]string{
-			HookTPBTF:         healthProgTcpConnectStartBtf,
-			HookRawTracepoint: healthProgTcpConnectStartRaw,
-			HookTracepoint:    healthProgTcpConnectStartTp,
-		}},
-	}
+	tcpStateTracepoints = []tracepoint{tcpConnectEnd, tcpConnectStart}
 )
+
+// has says whether name is one of tp's programs.
+func (tp tracepoint) has(name string) bool {
+	for _, n := range tp.programs {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
 
 func load(opts Options, hooks, socketHooks []Hook) (_ *Probe, err error) {
 	if err := opts.Validate(); err != nil {
@@ -512,7 +516,7 @@ func (p *Probe) Stats() (Stats, error) {
 		if err != nil {
 			return Stats{}, fmt.Errorf("reading the statistics of program %s: %w", name, err)
 		}
-		if !connectStartPrograms[name] {
+		if !tcpConnectStart.has(name) {
 			s.MissedRuns += ps.RecursionMisses
 		}
 	}

@@ -205,9 +205,6 @@ func TestScopeVerdictFollowsTheTask(t *testing.T) {
 	p := loadProbe(t, base)
 	const n = 5
 	fail := failures(n)
-	inCgroup := func(dir, script string) *exec.Cmd {
-		return exec.Command(sh, "-c", `echo $$ > "`+dir+`/cgroup.procs" && `+script)
-	}
 	moveTo := func(dir string) string { return `echo $$ > "` + dir + `/cgroup.procs"; ` }
 	ours := ScopeMatch{Cgroups: []uint64{cg.ID(cg.Root)}}
 	for _, tc := range []struct {
@@ -223,10 +220,10 @@ func TestScopeVerdictFollowsTheTask(t *testing.T) {
 			exec.Command(ash, "-c", fail+"exec "+sh+" -c '"+fail+"'")},
 		{"moved into an excluded cgroup",
 			Scope{Include: ours, Exclude: ScopeMatch{Cgroups: []uint64{cg.ID(out)}}},
-			inCgroup(in, fail+moveTo(out)+fail)},
+			cg.ShellWith(sh, in, fail+moveTo(out)+fail)},
 		{"moved out of an excluded cgroup",
 			Scope{Include: ours, Exclude: ScopeMatch{Cgroups: []uint64{cg.ID(out)}}},
-			inCgroup(out, fail+moveTo(in)+fail)},
+			cg.ShellWith(sh, out, fail+moveTo(in)+fail)},
 		// busybox su changes the uid and execs the shell in the same process.
 		{"uid changed out of an excluded uid",
 			Scope{Exclude: ScopeMatch{UIDs: []uint32{0}}},

@@ -67,7 +67,12 @@ func (c *CgroupTree) ID(dir string) uint64 {
 // Shell returns a command running script with /bin/sh in cgroup dir from its
 // first instruction on: the shell joins the cgroup, then runs script.
 func (c *CgroupTree) Shell(dir, script string) *exec.Cmd {
-	return exec.Command("/bin/sh", "-c", `echo $$ > "$0/cgroup.procs" && eval "$1"`, dir, script)
+	return c.ShellWith("/bin/sh", dir, script)
+}
+
+// ShellWith is Shell with another POSIX shell.
+func (c *CgroupTree) ShellWith(shell, dir, script string) *exec.Cmd {
+	return exec.Command(shell, "-c", `echo $$ > "$0/cgroup.procs" && eval "$1"`, dir, script)
 }
 
 // removeCgroupTree removes the cgroup directories under and including dir, deepest first.
