@@ -215,11 +215,7 @@ func (c *processCache) processOf(ev *bpf.Event) *processInfo {
 			c.touch(entry, now, ev.Comm)
 			return entry.info
 		}
-		info := c.fromKernel(ev)
-		if !hostfs.Unanswered(err) { // gone: nothing more to learn; unanswered: ask again next event
-			c.put(&cacheEntry{info: info, checked: now})
-		}
-		return info
+		return c.keepFromKernel(ev, err, now)
 	}
 	sameProcess := entry != nil && entry.info.startTime == stat.StartTime
 	if !c.stillRuns(ev, stat) {
@@ -243,7 +239,7 @@ func (c *processCache) processOf(ev *bpf.Event) *processInfo {
 	}
 	p, err := c.host.Process(ev.PID, c.readCommandArgs)
 	if err != nil || p.Stat.StartTime != stat.StartTime || p.Stat.Comm != stat.Comm {
-		return c.fromKernel(ev) // it changed between the two reads, or /proc did not answer in time
+		return c.keepFromKernel(ev, err, now) // it exited or exec'd between the two reads, or /proc did not answer in time
 	}
 	info := c.fromProc(ev.PID, p)
 	// The kernel's real user ID is the one at the failure; /proc may show a later setuid.
@@ -279,6 +275,17 @@ func (c *processCache) stillRuns(ev *bpf.Event, stat hostfs.ProcessStat) bool {
 		}
 	}
 	return false
+}
+
+// keepFromKernel is the process as the kernel sent it, for when /proc no longer describes it (err: what reading
+// /proc returned). It is cached, so that the process's counts later get the resource of its records, unless
+// /proc did not answer in time: then the next event asks again.
+func (c *processCache) keepFromKernel(ev *bpf.Event, err error, now time.Time) *processInfo {
+	info := c.fromKernel(ev)
+	if !hostfs.Unanswered(err) {
+		c.put(&cacheEntry{info: info, checked: now})
+	}
+	return info
 }
 
 // fromKernel describes a process by what the kernel sent with its event alone (forEvent adds its workload).
